@@ -1,0 +1,308 @@
+//! The `luasocket-wasi` command: the `lua` interpreter, sandboxed.
+//!
+//!   luasocket-wasi [run] [options] script.lua [args...]
+//!   luasocket-wasi [options] -e 'chunk' [args...]
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use luasocket_wasi_host::policy::NetPolicy;
+use luasocket_wasi_host::runtime::{Limit, Limits, Outcome, Preopen, Runtime, Sandbox};
+use luasocket_wasi_host::{Failure, Invocation};
+
+const USAGE: &str = "\
+usage: luasocket-wasi [run] [options] script.lua [args...]
+       luasocket-wasi [options] -e 'chunk' [args...]
+
+Runs Lua 5.4 with LuaSocket inside a WebAssembly sandbox. `-` reads the script from stdin.
+Values returned by an -e chunk are printed.
+
+options:
+  --allow-net[=LIST]    network access, denied by default. LIST is comma-separated
+                        HOST[:PORT[-PORT]] rules: an IP (IPv6 in brackets), a CIDR
+                        (10.0.0.0/8), a name (example.org: may be looked up, and its
+                        addresses reached), or * for any host. No LIST: everything.
+  --dir HOST[::GUEST]   make a host directory visible as GUEST (default: the same path),
+                        read-write; Lua modules in it are found by require.
+  --timeout SECS        stop after SECS of wall-clock time, blocked in I/O or not
+  --cpu-limit SECS      stop after SECS spent running Lua (10 ms granularity)
+  --max-memory MB       cap the instance's memory; Lua errors with \"not enough memory\"
+  -e CHUNK              run CHUNK instead of a script
+  -v, --version         print the version
+  -h, --help            print this help
+
+exit status: the script's os.exit status; 0 when it ends normally; 1 when it raises an
+error; 2 for bad usage; 3 when the host fails; 122 memory limit; 123 CPU limit;
+124 wall-clock limit; 125 the instance trapped.";
+
+/// Exit statuses other than the script's own.
+mod status {
+    pub const SCRIPT_ERROR: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const HOST_ERROR: u8 = 3;
+    pub const MEMORY_LIMIT: u8 = 122;
+    pub const CPU_LIMIT: u8 = 123;
+    pub const WALL_CLOCK_LIMIT: u8 = 124;
+    pub const TRAP: u8 = 125;
+}
+
+/// What the command line asks for.
+#[derive(Debug, Default)]
+struct Command {
+    sandbox: Sandbox,
+    /// Lua chunk from -e, or a script path (`-` for stdin).
+    chunk: Option<Chunk>,
+    /// Arguments after the script, and the whole command line for `arg`.
+    script_args: Vec<String>,
+    arg_table: Vec<(i32, String)>,
+    version: bool,
+    help: bool,
+}
+
+#[derive(Debug)]
+enum Chunk {
+    Inline(String),
+    File(String),
+}
+
+fn parse(argv: &[String]) -> Result<Command, String> {
+    let mut cmd = Command::default();
+    let mut i = 1;
+    if argv.get(1).map(String::as_str) == Some("run") {
+        i = 2;
+    }
+    let mut rules: Option<NetPolicy> = None;
+    while i < argv.len() {
+        let arg = argv[i].as_str();
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_owned())),
+            _ => (arg, None),
+        };
+        let mut value = || -> Result<String, String> {
+            if let Some(v) = inline.clone() {
+                return Ok(v);
+            }
+            i += 1;
+            argv.get(i).cloned().ok_or_else(|| format!("{flag} needs a value"))
+        };
+        match flag {
+            "-h" | "--help" => cmd.help = true,
+            "-v" | "--version" => cmd.version = true,
+            "--allow-net" => {
+                let policy = match &inline {
+                    None => NetPolicy::allow_all(),
+                    Some(list) => NetPolicy::parse(list).map_err(|e| e.to_string())?,
+                };
+                rules.get_or_insert_with(NetPolicy::deny_all).extend(policy);
+            }
+            "--dir" => cmd.sandbox.dirs.push(preopen(&value()?)),
+            "--timeout" => cmd.sandbox.limits.timeout = Some(seconds(flag, &value()?)?),
+            "--cpu-limit" => cmd.sandbox.limits.cpu = Some(seconds(flag, &value()?)?),
+            "--max-memory" => cmd.sandbox.limits.max_memory = Some(megabytes(&value()?)?),
+            "-e" => {
+                cmd.chunk = Some(Chunk::Inline(value()?));
+                i += 1;
+                break;
+            }
+            "--" => {
+                i += 1;
+                if i < argv.len() {
+                    cmd.chunk = Some(Chunk::File(argv[i].clone()));
+                    i += 1;
+                }
+                break;
+            }
+            "-" => {
+                cmd.chunk = Some(Chunk::File("-".into()));
+                i += 1;
+                break;
+            }
+            f if f.starts_with('-') => return Err(format!("unknown option {f}")),
+            _ => {
+                cmd.chunk = Some(Chunk::File(arg.to_owned()));
+                i += 1;
+                break;
+            }
+        }
+        i += 1;
+    }
+    cmd.script_args = argv[i.min(argv.len())..].to_vec();
+    // As lua.c: argv[k] is arg[k - script], script being the script's position in argv,
+    // or 0 when there is none (so arg[0] is the interpreter).
+    let script = match cmd.chunk {
+        Some(Chunk::File(_)) => i - 1,
+        _ => 0,
+    } as i32;
+    let table = argv.iter().enumerate().map(|(k, a)| (k as i32 - script, a.clone())).collect();
+    cmd.arg_table = table;
+    if let Some(policy) = rules {
+        cmd.sandbox.net = policy;
+    }
+    Ok(cmd)
+}
+
+fn preopen(spec: &str) -> Preopen {
+    let (host, guest) = spec.split_once("::").unwrap_or((spec, spec));
+    Preopen { host: host.into(), guest: guest.into(), writable: true }
+}
+
+fn seconds(flag: &str, text: &str) -> Result<Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{flag} needs a positive number of seconds, not '{text}'"))
+}
+
+fn megabytes(text: &str) -> Result<usize, String> {
+    text.parse::<usize>()
+        .ok()
+        .filter(|&mb| mb >= 4)
+        .and_then(|mb| mb.checked_mul(1 << 20))
+        .ok_or_else(|| format!("--max-memory needs a whole number of megabytes (at least 4), not '{text}'"))
+}
+
+fn read_chunk(chunk: &Chunk) -> Result<(String, Vec<u8>), String> {
+    match chunk {
+        Chunk::Inline(code) => Ok(("=(command line)".into(), code.clone().into_bytes())),
+        Chunk::File(path) if path == "-" => {
+            let mut source = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut source).map_err(|e| format!("cannot read stdin: {e}"))?;
+            Ok(("=stdin".into(), source))
+        }
+        Chunk::File(path) => {
+            let source = std::fs::read(path).map_err(|e| format!("cannot open {path}: {e}"))?;
+            Ok((format!("@{path}"), source))
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().collect();
+    let mut cmd = match parse(&argv) {
+        Ok(cmd) => cmd,
+        Err(e) => return fail(status::USAGE, &format!("{e}\n{USAGE}")),
+    };
+    if cmd.help {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    if cmd.version {
+        println!("luasocket-wasi {} (Lua 5.4, LuaSocket 3.1.0)", env!("CARGO_PKG_VERSION"));
+        if cmd.chunk.is_none() {
+            return ExitCode::SUCCESS;
+        }
+    }
+    let Some(chunk) = cmd.chunk.take() else { return fail(status::USAGE, USAGE) };
+    let (chunk_name, source) = match read_chunk(&chunk) {
+        Ok(c) => c,
+        Err(e) => return fail(status::USAGE, &e),
+    };
+    let inline = matches!(chunk, Chunk::Inline(_));
+    cmd.sandbox.inherit_stdin = !matches!(&chunk, Chunk::File(p) if p == "-");
+    cmd.sandbox.net = std::mem::take(&mut cmd.sandbox.net).on_denied(Arc::new(|denial| {
+        eprintln!("luasocket-wasi: denied {denial} (not allowed by --allow-net)");
+    }));
+    let invocation = Invocation { chunk_name, source, args: cmd.script_args, arg_table: cmd.arg_table };
+    let limits = cmd.sandbox.limits.clone();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+    let result = runtime.map_err(|e| e.to_string()).and_then(|rt| {
+        rt.block_on(async {
+            let runtime = Runtime::new().map_err(|e| format!("{e:?}"))?;
+            runtime.run(&cmd.sandbox, invocation).await.map_err(|e| format!("{e:?}"))
+        })
+    });
+    match result {
+        Ok(result) => report(result.outcome, inline, &limits),
+        Err(e) => fail(status::HOST_ERROR, &e),
+    }
+}
+
+fn report(outcome: Outcome, print_results: bool, limits: &Limits) -> ExitCode {
+    match outcome {
+        Outcome::Returned(values) => {
+            if print_results && !values.is_empty() {
+                println!("{}", values.join("\t"));
+            }
+            ExitCode::SUCCESS
+        }
+        Outcome::Failed(Failure::Syntax(m) | Failure::Runtime(m)) => fail(status::SCRIPT_ERROR, &m),
+        Outcome::Failed(Failure::OutOfMemory(m)) => fail(status::MEMORY_LIMIT, &format!("{m} (Lua ran out of memory)")),
+        Outcome::Exited(code) => ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX)),
+        Outcome::Limit(Limit::WallClock(d)) => fail(
+            status::WALL_CLOCK_LIMIT,
+            &format!("wall-clock limit reached: the script ran for {} s (--timeout)", secs(d)),
+        ),
+        Outcome::Limit(Limit::Cpu(d)) => {
+            fail(status::CPU_LIMIT, &format!("CPU limit reached: the script computed for {} s (--cpu-limit)", secs(d)))
+        }
+        Outcome::Limit(Limit::Memory(bytes)) => fail(
+            status::MEMORY_LIMIT,
+            &format!("memory limit reached: not enough memory within {} MB (--max-memory)", bytes >> 20),
+        ),
+        Outcome::Trapped(m) => {
+            let _ = limits;
+            fail(status::TRAP, &format!("the instance trapped: {m}"))
+        }
+    }
+}
+
+fn secs(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 { format!("{s:.0}") } else { format!("{s}") }
+}
+
+fn fail(code: u8, message: &str) -> ExitCode {
+    eprintln!("luasocket-wasi: {message}");
+    ExitCode::from(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(s: &str) -> Vec<String> {
+        s.split(' ').map(String::from).collect()
+    }
+
+    #[test]
+    fn script_with_options_and_args() {
+        let c = parse(&argv("luasocket-wasi run --allow-net=127.0.0.1:80 --timeout 2 s.lua a b")).unwrap();
+        assert!(matches!(c.chunk, Some(Chunk::File(ref p)) if p == "s.lua"));
+        assert_eq!(c.script_args, vec!["a", "b"]);
+        assert_eq!(c.sandbox.limits.timeout, Some(Duration::from_secs(2)));
+        assert_eq!(c.sandbox.net.rules().len(), 1);
+        let arg: std::collections::HashMap<i32, String> = c.arg_table.into_iter().collect();
+        assert_eq!(arg[&0], "s.lua");
+        assert_eq!(arg[&1], "a");
+        assert_eq!(arg[&2], "b");
+        assert_eq!(arg[&-1], "2");
+        assert_eq!(arg[&-4], "run");
+        assert_eq!(arg[&-5], "luasocket-wasi");
+    }
+
+    #[test]
+    fn inline_chunk_gets_the_rest_as_arguments() {
+        let c = parse(&argv("luasocket-wasi -e print(...) x y")).unwrap();
+        assert!(matches!(c.chunk, Some(Chunk::Inline(ref s)) if s == "print(...)"));
+        assert_eq!(c.script_args, vec!["x", "y"]);
+        let arg: std::collections::HashMap<i32, String> = c.arg_table.into_iter().collect();
+        assert_eq!(arg[&0], "luasocket-wasi");
+    }
+
+    #[test]
+    fn network_is_denied_unless_allowed() {
+        assert!(parse(&argv("luasocket-wasi s.lua")).unwrap().sandbox.net.is_deny_all());
+        assert!(!parse(&argv("luasocket-wasi --allow-net s.lua")).unwrap().sandbox.net.is_deny_all());
+    }
+
+    #[test]
+    fn usage_errors() {
+        assert!(parse(&argv("luasocket-wasi --timeout x s.lua")).is_err());
+        assert!(parse(&argv("luasocket-wasi --max-memory 1 s.lua")).is_err());
+        assert!(parse(&argv("luasocket-wasi --allow-net=[::1 s.lua")).is_err());
+        assert!(parse(&argv("luasocket-wasi --bogus s.lua")).is_err());
+        assert!(parse(&argv("luasocket-wasi -e")).is_err());
+    }
+}

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Takes a Debian bookworm machine with rustup to one that can build and test luasocket-wasi.
+# Idempotent: every step checks first and does nothing when its result is already there, so a
+# second run finishes in seconds. Sourced by ./dev; may also be run on its own.
+#
+#   scripts/bootstrap.sh           toolchain only (Rust target, clang 22, WASI sysroot)
+#   scripts/bootstrap.sh test      + what the test suite talks to (native Lua, peers)
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# The sysroot lives in the build directory, never in the source tree.
+toolchain_dir="$root/target/toolchain"
+
+# Pinned WASI sysroot: the npm package ships wasi-libc with libsetjmp, which Debian's lacks.
+yowasp_pkg="@yowasp/clang@22.0.0-git20542-10"
+yowasp_tgz="yowasp-clang-22.0.0-git20542-10.tgz"
+yowasp_sha512="V31/z9GrJECKeACTDUyvg2llbEUiFi3bxtL5HSg7H/6sydSxdI/AoVAD9F5ozrfLjotWl0B9rghR87m+DUM/zg=="
+
+say() { printf '\033[1mbootstrap:\033[0m %s\n' "$*" >&2; }
+
+sudo_if_needed() {
+    if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_updated=0
+apt_install() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ $apt_updated = 0 ]; then
+        say "apt-get update"
+        sudo_if_needed apt-get update -qq
+        apt_updated=1
+    fi
+    say "installing ${missing[*]}"
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+rust_target() {
+    rustup target list --installed | grep -qx wasm32-wasip2 && return 0
+    say "rustup target add wasm32-wasip2"
+    rustup target add wasm32-wasip2
+}
+
+wasi_sysroot() {
+    local sysroot="$toolchain_dir/sysroot" libs="$toolchain_dir/lib"
+    [ -f "$libs/libsetjmp.a" ] && [ -f "$libs/libwasi-emulated-signal.a" ] \
+        && [ -d "$sysroot/include/wasm32-wasip2" ] && return 0
+    command -v npm >/dev/null || apt_install npm
+    mkdir -p "$toolchain_dir"
+    local tgz="$toolchain_dir/$yowasp_tgz"
+    if [ ! -f "$tgz" ]; then
+        say "fetching $yowasp_pkg"
+        (cd "$toolchain_dir" && npm pack --silent "$yowasp_pkg" >/dev/null)
+    fi
+    local got
+    got=$(openssl dgst -sha512 -binary "$tgz" | base64 -w0)
+    if [ "$got" != "$yowasp_sha512" ]; then
+        rm -f "$tgz"
+        say "integrity check failed for $yowasp_tgz (got sha512-$got)"
+        exit 1
+    fi
+    say "extracting the WASI sysroot"
+    rm -rf "$sysroot" "$libs" && mkdir -p "$sysroot" "$libs"
+    tar -xzf "$tgz" -O package/gen/llvm-resources.tar | tar -x -C "$sysroot"
+    # Headers ship for wasip1 only; they are the same for p2.
+    ln -sfn wasm32-wasip1 "$sysroot/include/wasm32-wasip2"
+    # Only these two archives: the p1 libc.a beside them would shadow Rust's p2 libc.
+    cp "$sysroot/lib/wasm32-wasip1/libsetjmp.a" "$sysroot/lib/wasm32-wasip1/libwasi-emulated-signal.a" "$libs/"
+}
+
+toolchain() {
+    command -v rustup >/dev/null || { say "rustup is required (https://rustup.rs)"; exit 1; }
+    apt_install clang-22 llvm-22 lld-22 openssl ca-certificates
+    rust_target
+    wasi_sysroot
+}
+
+# What the test suite and benchmarks run against: native Lua + LuaSocket for comparisons.
+test_deps() {
+    apt_install lua5.4 lua-socket
+    command -v cargo-nextest >/dev/null || true
+}
+
+main() {
+    toolchain
+    case "${1:-}" in
+        test) test_deps ;;
+        "") ;;
+        *) say "unknown argument: $1"; exit 2 ;;
+    esac
+}
+
+main "$@"

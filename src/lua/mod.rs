@@ -1,0 +1,28 @@
+//! The Lua face of the socket core: LuaSocket's modules, made available to `require`.
+//! Native parts (`socket.core`) are Lua C functions over the core; the Lua parts are the
+//! files under `lua/`, compiled into the component.
+
+pub mod api;
+mod socket;
+mod tcp;
+
+use mlua::{Lua, Table};
+
+use api::cfunction;
+
+/// The Lua modules shipped in the component: `require` name and source.
+const MODULES: &[(&str, &str)] = &[("socket", include_str!("../../lua/socket.lua"))];
+
+/// Makes LuaSocket's modules loadable. They go into `package.preload`, so they take
+/// precedence over any same-named file on `package.path`, as a built-in should.
+pub fn install(lua: &Lua) -> mlua::Result<()> {
+    let preload: Table = lua.globals().get::<Table>("package")?.get("preload")?;
+    // SAFETY: `socket::open` is a binding function following the rules in `api`.
+    let core = unsafe { lua.create_c_function(cfunction!(socket::open))? };
+    preload.set("socket.core", core)?;
+    for &(name, source) in MODULES {
+        let loader = lua.load(source).set_name(format!("@{}.lua", name.replace('.', "/"))).into_function()?;
+        preload.set(name, loader)?;
+    }
+    Ok(())
+}

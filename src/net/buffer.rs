@@ -1,0 +1,308 @@
+//! Buffered input and LuaSocket's receive patterns: a line, everything until the peer
+//! closes, or exactly n bytes. The patterns live here once, whatever the socket type (and
+//! TLS later), over any [`Source`] of bytes.
+//!
+//! Input is buffered because lines must be found without reading past them; output is not:
+//! the wasi output stream already copies what it accepts, and `send` reports progress.
+
+use super::error::{NetError, NetResult};
+use super::timeout::Deadline;
+
+/// Largest single read: wasi input streams hand out at most 64 KiB per call.
+pub const READ_SIZE: usize = 64 * 1024;
+
+/// Where bytes come from: a connected stream, waiting within the deadline.
+pub trait Source {
+    /// Appends between 1 and `max` bytes to `out`, waiting within `deadline`, or fails
+    /// with `Timeout`, `Closed` or another error without appending anything.
+    fn read_some(&mut self, out: &mut Vec<u8>, max: usize, deadline: &Deadline) -> NetResult<()>;
+}
+
+/// What `receive` was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pattern {
+    /// `"*l"`: up to LF, LF excluded, every CR dropped.
+    Line,
+    /// `"*a"`: until the peer closes.
+    All,
+    /// `n`: exactly n bytes (prefix included).
+    Bytes(usize),
+}
+
+/// A failed receive: the error and everything accumulated before it (prefix included),
+/// which has been removed from the buffer.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Partial {
+    pub error: NetError,
+    pub data: Vec<u8>,
+}
+
+/// Bytes read from the peer and not yet handed to the application.
+#[derive(Debug, Default)]
+pub struct RecvBuffer {
+    data: Vec<u8>,
+    pos: usize,
+}
+
+impl RecvBuffer {
+    /// Whether bytes are waiting (LuaSocket's `dirty`).
+    pub fn has_data(&self) -> bool {
+        self.pos < self.data.len()
+    }
+
+    fn available(&self) -> &[u8] {
+        &self.data[self.pos..]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos += n;
+        if self.pos == self.data.len() {
+            self.data.clear();
+            self.pos = 0;
+        }
+    }
+
+    /// Reads more into the buffer, first reclaiming space already consumed.
+    fn fill(&mut self, src: &mut impl Source, deadline: &Deadline) -> NetResult<()> {
+        if self.pos > 0 {
+            self.data.drain(..self.pos);
+            self.pos = 0;
+        }
+        src.read_some(&mut self.data, READ_SIZE, deadline)
+    }
+
+    /// Moves up to `max` buffered bytes to `out`; returns how many.
+    fn take_into(&mut self, out: &mut Vec<u8>, max: usize) -> usize {
+        let n = max.min(self.available().len());
+        out.extend_from_slice(&self.available()[..n]);
+        self.consume(n);
+        n
+    }
+
+    /// Receives by `pattern`, appending to `prefix`; `cap` bounds the whole result
+    /// (LuaSocket's `maxsize`, already validated against prefix and pattern).
+    pub fn receive(
+        &mut self,
+        src: &mut impl Source,
+        pattern: Pattern,
+        prefix: Vec<u8>,
+        cap: Option<usize>,
+        deadline: &Deadline,
+    ) -> Result<Vec<u8>, Partial> {
+        let mut out = prefix;
+        let cap = cap.unwrap_or(usize::MAX);
+        let result = match pattern {
+            Pattern::Line => self.line(src, &mut out, cap, deadline),
+            Pattern::All => self.all(src, &mut out, cap, deadline),
+            Pattern::Bytes(n) => self.exact(src, &mut out, n, deadline),
+        };
+        match result {
+            Ok(()) => Ok(out),
+            // A partial as long as the cap is an oversized result, however the wait ended.
+            Err(NetError::Timeout) if out.len() >= cap => Err(Partial { error: NetError::Oversized, data: out }),
+            Err(error) => Err(Partial { error, data: out }),
+        }
+    }
+
+    fn exact(&mut self, src: &mut impl Source, out: &mut Vec<u8>, n: usize, deadline: &Deadline) -> NetResult<()> {
+        while out.len() < n {
+            let need = n - out.len();
+            if self.take_into(out, need) > 0 {
+                continue;
+            }
+            if need >= READ_SIZE {
+                // Large reads skip the buffer: one copy less.
+                src.read_some(out, need.min(READ_SIZE), deadline)?;
+            } else {
+                self.fill(src, deadline)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn all(&mut self, src: &mut impl Source, out: &mut Vec<u8>, cap: usize, deadline: &Deadline) -> NetResult<()> {
+        let start = out.len();
+        loop {
+            self.take_into(out, cap - out.len());
+            if out.len() >= cap {
+                return self.confirm_end(src, deadline);
+            }
+            match src.read_some(out, READ_SIZE.min(cap - out.len()), deadline) {
+                Ok(()) => {}
+                // Nothing at all before the close is a failure, as in LuaSocket.
+                Err(NetError::Closed) if out.len() > start => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// At the cap of `"*a"`: success only if the peer closes right there. Anything that
+    /// arrives instead stays buffered for the next call.
+    fn confirm_end(&mut self, src: &mut impl Source, deadline: &Deadline) -> NetResult<()> {
+        if self.has_data() {
+            return Err(NetError::Oversized);
+        }
+        match self.fill(src, deadline) {
+            Ok(()) | Err(NetError::Timeout) => Err(NetError::Oversized),
+            Err(NetError::Closed) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn line(&mut self, src: &mut impl Source, out: &mut Vec<u8>, cap: usize, deadline: &Deadline) -> NetResult<()> {
+        loop {
+            let avail = self.available();
+            let newline = avail.iter().position(|&c| c == b'\n');
+            let segment = &avail[..newline.unwrap_or(avail.len())];
+            let mut used = 0;
+            while used < segment.len() {
+                if segment[used] == b'\r' {
+                    used += 1;
+                    continue;
+                }
+                if out.len() >= cap {
+                    self.consume(used);
+                    return Err(NetError::Oversized);
+                }
+                let run = segment[used..].iter().position(|&c| c == b'\r').unwrap_or(segment.len() - used);
+                let take = run.min(cap - out.len());
+                out.extend_from_slice(&segment[used..used + take]);
+                used += take;
+            }
+            match newline {
+                Some(at) => {
+                    self.consume(at + 1);
+                    return Ok(());
+                }
+                None => {
+                    self.consume(used);
+                    self.fill(src, deadline)?;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+
+    /// A peer that delivers scripted chunks, then times out or closes.
+    struct Script {
+        chunks: VecDeque<Vec<u8>>,
+        then: NetError,
+    }
+
+    impl Script {
+        fn new(chunks: &[&[u8]], then: NetError) -> Script {
+            Script { chunks: chunks.iter().map(|c| c.to_vec()).collect(), then }
+        }
+    }
+
+    impl Source for Script {
+        fn read_some(&mut self, out: &mut Vec<u8>, max: usize, _: &Deadline) -> NetResult<()> {
+            let Some(mut chunk) = self.chunks.pop_front() else { return Err(self.then.clone()) };
+            if chunk.len() > max {
+                self.chunks.push_front(chunk.split_off(max));
+            }
+            out.extend_from_slice(&chunk);
+            Ok(())
+        }
+    }
+
+    fn recv(buf: &mut RecvBuffer, src: &mut Script, p: Pattern, prefix: &str, cap: Option<usize>) -> Result<Vec<u8>, Partial> {
+        buf.receive(src, p, prefix.as_bytes().to_vec(), cap, &Deadline::never())
+    }
+
+    fn ok(s: &str) -> Result<Vec<u8>, Partial> {
+        Ok(s.as_bytes().to_vec())
+    }
+
+    fn partial(error: NetError, s: &str) -> Result<Vec<u8>, Partial> {
+        Err(Partial { error, data: s.as_bytes().to_vec() })
+    }
+
+    #[test]
+    fn lines_drop_every_cr_and_span_reads() {
+        let mut src = Script::new(&[b"he\rllo\r", b"\nwor", b"ld\nrest"], NetError::Timeout);
+        let mut buf = RecvBuffer::default();
+        assert_eq!(recv(&mut buf, &mut src, Pattern::Line, "", None), ok("hello"));
+        assert_eq!(recv(&mut buf, &mut src, Pattern::Line, "", None), ok("world"));
+        assert!(buf.has_data());
+        assert_eq!(recv(&mut buf, &mut src, Pattern::Line, "", None), partial(NetError::Timeout, "rest"));
+        assert!(!buf.has_data(), "the partial is taken out of the buffer");
+    }
+
+    #[test]
+    fn prefix_is_kept_in_results_and_partials() {
+        let mut src = Script::new(&[b"abc"], NetError::Closed);
+        let mut buf = RecvBuffer::default();
+        assert_eq!(recv(&mut buf, &mut src, Pattern::Line, "xy", None), partial(NetError::Closed, "xyabc"));
+    }
+
+    #[test]
+    fn exact_counts_the_prefix() {
+        let mut src = Script::new(&[b"12345678"], NetError::Closed);
+        let mut buf = RecvBuffer::default();
+        assert_eq!(recv(&mut buf, &mut src, Pattern::Bytes(5), "ab", None), ok("ab123"));
+        assert_eq!(recv(&mut buf, &mut src, Pattern::Bytes(2), "long", None), ok("long"));
+        assert_eq!(recv(&mut buf, &mut src, Pattern::Bytes(0), "", None), ok(""));
+        assert_eq!(recv(&mut buf, &mut src, Pattern::Bytes(9), "", None), partial(NetError::Closed, "45678"));
+    }
+
+    #[test]
+    fn exact_large_reads_bypass_the_buffer_and_lose_nothing() {
+        let big: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+        let mut src = Script::new(&[&big[..100], &big[100..]], NetError::Closed);
+        let mut buf = RecvBuffer::default();
+        let got = buf.receive(&mut src, Pattern::Bytes(150_000), Vec::new(), None, &Deadline::never()).unwrap();
+        assert_eq!(got, big[..150_000]);
+        let rest = buf.receive(&mut src, Pattern::All, Vec::new(), None, &Deadline::never()).unwrap();
+        assert_eq!(rest, big[150_000..]);
+    }
+
+    #[test]
+    fn all_until_close_and_empty_close_fails() {
+        let mut src = Script::new(&[b"a\nb", b"c"], NetError::Closed);
+        let mut buf = RecvBuffer::default();
+        assert_eq!(recv(&mut buf, &mut src, Pattern::All, "", None), ok("a\nbc"));
+        assert_eq!(recv(&mut buf, &mut src, Pattern::All, "", None), partial(NetError::Closed, ""));
+        assert_eq!(recv(&mut buf, &mut src, Pattern::All, "p", None), partial(NetError::Closed, "p"));
+    }
+
+    #[test]
+    fn line_cap_stops_without_losing_bytes() {
+        let mut src = Script::new(&[b"abcdef\n"], NetError::Closed);
+        let mut buf = RecvBuffer::default();
+        assert_eq!(recv(&mut buf, &mut src, Pattern::Line, "", Some(4)), partial(NetError::Oversized, "abcd"));
+        assert_eq!(recv(&mut buf, &mut src, Pattern::Line, "", Some(4)), ok("ef"));
+    }
+
+    #[test]
+    fn line_exactly_at_cap_succeeds_even_with_crs_after() {
+        let mut src = Script::new(&[b"abcd", b"\r\r", b"\nnext"], NetError::Timeout);
+        let mut buf = RecvBuffer::default();
+        assert_eq!(recv(&mut buf, &mut src, Pattern::Line, "", Some(4)), ok("abcd"));
+    }
+
+    #[test]
+    fn timeout_at_cap_is_oversized() {
+        let mut src = Script::new(&[b"abcd"], NetError::Timeout);
+        let mut buf = RecvBuffer::default();
+        assert_eq!(recv(&mut buf, &mut src, Pattern::Line, "", Some(4)), partial(NetError::Oversized, "abcd"));
+        let mut src = Script::new(&[b"abc"], NetError::Timeout);
+        assert_eq!(recv(&mut buf, &mut src, Pattern::Line, "", Some(4)), partial(NetError::Timeout, "abc"));
+    }
+
+    #[test]
+    fn all_at_cap_succeeds_only_if_the_peer_closes_there() {
+        let mut src = Script::new(&[b"abcd"], NetError::Closed);
+        let mut buf = RecvBuffer::default();
+        assert_eq!(recv(&mut buf, &mut src, Pattern::All, "", Some(4)), ok("abcd"));
+
+        let mut src = Script::new(&[b"abcdef"], NetError::Closed);
+        assert_eq!(recv(&mut buf, &mut src, Pattern::All, "", Some(4)), partial(NetError::Oversized, "abcd"));
+        assert_eq!(recv(&mut buf, &mut src, Pattern::All, "", Some(4)), ok("ef"));
+    }
+}

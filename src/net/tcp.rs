@@ -1,0 +1,435 @@
+//! A LuaSocket TCP object over wasi:sockets/tcp: the master → client/server life cycle,
+//! connect across every resolved address, accept, buffered receive, send with progress.
+//!
+//! wasi sockets differ from BSD ones in ways this module absorbs: the family is fixed at
+//! creation (so the wasi socket is created lazily, once an address says which), a failed
+//! connect consumes the socket (so each attempt gets a fresh one), and a socket must be
+//! bound before it listens.
+
+use std::net::{IpAddr, SocketAddr};
+
+use wasip2::io::poll::Pollable;
+use wasip2::io::streams::{InputStream, OutputStream, StreamError};
+use wasip2::sockets::network::ErrorCode;
+use wasip2::sockets::tcp::{ShutdownType, TcpSocket};
+use wasip2::sockets::tcp_create_socket::create_tcp_socket;
+
+use super::addr::{self, Family, with_network};
+use super::buffer::{Partial, Pattern, RecvBuffer, Source};
+use super::closing;
+use super::error::{NetError, NetResult};
+use super::poll::{now_ns, wait};
+use super::timeout::{Deadline, Timeout};
+
+/// LuaSocket's TCP classes: what an object currently is and may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    Master,
+    Client,
+    Server,
+}
+
+/// Which direction(s) `shutdown` closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shutdown {
+    Receive,
+    Send,
+    Both,
+}
+
+/// A connected socket with its streams. Fields drop in declaration order, which is the
+/// order wasi requires: pollables, then streams, then the socket.
+pub struct Connection {
+    readable: Pollable,
+    writable: Pollable,
+    input: InputStream,
+    output: OutputStream,
+    socket: TcpSocket,
+}
+
+impl Connection {
+    fn new(socket: TcpSocket, input: InputStream, output: OutputStream) -> Connection {
+        Connection { readable: input.subscribe(), writable: output.subscribe(), input, output, socket }
+    }
+
+    /// Whether the host has finished writing what was sent, so dropping will not block.
+    pub fn is_drained(&self) -> bool {
+        self.writable.ready()
+    }
+
+    /// Writes as much of `data` as the deadline allows; returns how much was accepted, and
+    /// on failure how far it got.
+    fn send(&mut self, data: &[u8], deadline: &Deadline) -> Result<usize, (NetError, usize)> {
+        let mut sent = 0;
+        while sent < data.len() {
+            let permit = match self.output.check_write() {
+                Ok(0) => {
+                    wait(&self.writable, deadline).map_err(|e| (e, sent))?;
+                    continue;
+                }
+                Ok(n) => usize::try_from(n).unwrap_or(usize::MAX),
+                Err(e) => return Err((e.into(), sent)),
+            };
+            let chunk = &data[sent..sent + permit.min(data.len() - sent)];
+            self.output.write(chunk).map_err(|e| (e.into(), sent))?;
+            sent += chunk.len();
+        }
+        Ok(sent)
+    }
+}
+
+impl Source for Connection {
+    fn read_some(&mut self, out: &mut Vec<u8>, max: usize, deadline: &Deadline) -> NetResult<()> {
+        loop {
+            match self.input.read(max as u64) {
+                Ok(bytes) if bytes.is_empty() => wait(&self.readable, deadline)?,
+                Ok(bytes) if out.is_empty() => {
+                    *out = bytes;
+                    return Ok(());
+                }
+                Ok(bytes) => {
+                    out.extend_from_slice(&bytes);
+                    return Ok(());
+                }
+                Err(StreamError::Closed) => return Err(NetError::Closed),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+/// A socket waiting on its own pollable: a connect in progress, or a listener.
+struct Pending {
+    pollable: Pollable,
+    socket: TcpSocket,
+}
+
+impl Pending {
+    fn new(socket: TcpSocket) -> Pending {
+        Pending { pollable: socket.subscribe(), socket }
+    }
+
+    fn into_socket(self) -> TcpSocket {
+        let Pending { pollable, socket } = self;
+        drop(pollable);
+        socket
+    }
+}
+
+enum State {
+    /// Not connected or listening: no wasi socket until the family is known, or one that
+    /// may be bound.
+    Idle(Option<TcpSocket>),
+    Connecting(Pending),
+    Connected(Connection),
+    Listening(Pending),
+    Closed,
+}
+
+/// Byte counters for `getstats`/`setstats`.
+#[derive(Debug, Clone, Copy)]
+pub struct Stats {
+    pub received: f64,
+    pub sent: f64,
+    pub birth_ns: u64,
+}
+
+pub struct Tcp {
+    class: Class,
+    state: State,
+    family: Option<Family>,
+    pub timeout: Timeout,
+    buffer: RecvBuffer,
+    stats: Stats,
+    /// The last connect failure, for `getoption("error")`.
+    connect_error: Option<NetError>,
+}
+
+impl Tcp {
+    /// A master object; `family` None defers the choice to the first bind or connect.
+    pub fn new(family: Option<Family>) -> NetResult<Tcp> {
+        closing::sweep();
+        let socket = family.map(create).transpose()?;
+        Ok(Tcp::with_state(Class::Master, State::Idle(socket), family))
+    }
+
+    fn with_state(class: Class, state: State, family: Option<Family>) -> Tcp {
+        Tcp {
+            class,
+            state,
+            family,
+            timeout: Timeout::default(),
+            buffer: RecvBuffer::default(),
+            stats: Stats { received: 0.0, sent: 0.0, birth_ns: now_ns() },
+            connect_error: None,
+        }
+    }
+
+    pub fn class(&self) -> Class {
+        self.class
+    }
+
+    pub fn family(&self) -> Option<Family> {
+        self.family
+    }
+
+    pub fn is_closed(&self) -> bool {
+        matches!(self.state, State::Closed)
+    }
+
+    /// Whether received bytes are waiting in the buffer.
+    pub fn dirty(&self) -> bool {
+        self.buffer.has_data()
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    pub fn set_stats(&mut self, stats: Stats) {
+        self.stats = stats;
+    }
+
+    pub fn connect_error(&self) -> Option<&NetError> {
+        self.connect_error.as_ref()
+    }
+
+    /// Starts a call's clock under this socket's timeouts.
+    pub fn deadline(&self) -> Deadline {
+        self.timeout.start(now_ns())
+    }
+
+    /// Binds to the first of `host`'s addresses that accepts.
+    pub fn bind(&mut self, host: &str, port: u16) -> NetResult<()> {
+        let State::Idle(existing) = &mut self.state else { return Err(NetError::InvalidArgument) };
+        let mut last = NetError::NameUnknown;
+        for ip in addr::resolve(host, self.family)? {
+            let socket = match existing.take() {
+                Some(s) if Family::of(&ip) == self.family.unwrap_or(Family::of(&ip)) => s,
+                _ => create(Family::of(&ip))?,
+            };
+            match bind_socket(&socket, SocketAddr::new(ip, port)) {
+                Ok(()) => {
+                    self.family = Some(Family::of(&ip));
+                    *existing = Some(socket);
+                    return Ok(());
+                }
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    /// Turns a bound master into a server. An unbound one is bound to the wildcard first,
+    /// since wasi (unlike BSD) will not listen on an unbound socket.
+    pub fn listen(&mut self, backlog: u32) -> NetResult<()> {
+        let State::Idle(existing) = &mut self.state else { return Err(NetError::InvalidArgument) };
+        let family = self.family.unwrap_or(Family::Inet4);
+        let socket = match existing.take() {
+            Some(s) => s,
+            None => create(family)?,
+        };
+        if socket.local_address().is_err() {
+            bind_socket(&socket, SocketAddr::new(family.any(), 0))?;
+        }
+        // A backlog the host cannot honour is not worth failing over.
+        let _ = socket.set_listen_backlog_size(u64::from(backlog.max(1)));
+        socket.start_listen()?;
+        let pending = Pending::new(socket);
+        loop {
+            match pending.socket.finish_listen() {
+                Ok(()) => break,
+                Err(ErrorCode::WouldBlock) => pending.pollable.block(),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.family = Some(family);
+        self.class = Class::Server;
+        self.state = State::Listening(pending);
+        Ok(())
+    }
+
+    /// Connects to `host:port`, trying each resolved address in turn (only the first when
+    /// the timeout is zero). On a timeout the attempt stays in progress: select for writing,
+    /// then call `connect` again.
+    pub fn connect(&mut self, host: &str, port: u16, deadline: &Deadline) -> NetResult<()> {
+        match &self.state {
+            State::Idle(_) => {}
+            State::Connecting(_) => return self.reconnect(),
+            State::Connected(_) => return Err(NetError::AlreadyConnected),
+            State::Listening(_) | State::Closed => return Err(NetError::InvalidArgument),
+        }
+        let ips = addr::resolve(host, self.family)?;
+        let tries = if deadline.wait_limit(now_ns()).is_some_and(|d| d.is_zero()) { 1 } else { ips.len() };
+        let mut last = NetError::NameUnknown;
+        for ip in ips.into_iter().take(tries) {
+            match self.connect_to(ip, port, deadline) {
+                Ok(()) => {
+                    self.connect_error = None;
+                    return Ok(());
+                }
+                Err(NetError::Timeout) => return Err(NetError::Timeout),
+                Err(e) => last = e,
+            }
+        }
+        self.connect_error = Some(last.clone());
+        Err(last)
+    }
+
+    fn connect_to(&mut self, ip: IpAddr, port: u16, deadline: &Deadline) -> NetResult<()> {
+        let family = Family::of(&ip);
+        let socket = match std::mem::replace(&mut self.state, State::Idle(None)) {
+            State::Idle(Some(s)) if self.family == Some(family) => s,
+            _ => create(family)?,
+        };
+        with_network(|net| socket.start_connect(net, addr::to_wasi(SocketAddr::new(ip, port))))?;
+        self.family = Some(family);
+        // The object is a client from here on, even if the attempt fails or is pending.
+        self.class = Class::Client;
+        self.await_connect(Pending::new(socket), deadline)
+    }
+
+    fn await_connect(&mut self, pending: Pending, deadline: &Deadline) -> NetResult<()> {
+        loop {
+            match pending.socket.finish_connect() {
+                Ok((input, output)) => {
+                    self.state = State::Connected(Connection::new(pending.into_socket(), input, output));
+                    return Ok(());
+                }
+                Err(ErrorCode::WouldBlock) => {
+                    if let Err(e) = wait(&pending.pollable, deadline) {
+                        self.state = State::Connecting(pending);
+                        return Err(e);
+                    }
+                }
+                // A failed connect leaves the wasi socket unusable; the next try makes another.
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// `connect` again while an earlier one is in progress, as BSD answers it: done
+    /// ("already connected"), failed (its error) or still going ("already in progress").
+    fn reconnect(&mut self) -> NetResult<()> {
+        match self.finish_pending(&Deadline::immediate()) {
+            Ok(()) => Err(NetError::AlreadyConnected),
+            Err(NetError::Timeout) => Err(NetError::InProgress),
+            Err(e) => {
+                self.connect_error = Some(e.clone());
+                Err(e)
+            }
+        }
+    }
+
+    /// Completes a connect in progress, within the deadline; a no-op otherwise.
+    fn finish_pending(&mut self, deadline: &Deadline) -> NetResult<()> {
+        match std::mem::replace(&mut self.state, State::Closed) {
+            State::Connecting(pending) => self.await_connect(pending, deadline),
+            other => {
+                self.state = other;
+                Ok(())
+            }
+        }
+    }
+
+    /// The connection and what goes with it, finishing a pending connect first.
+    fn connected(&mut self, deadline: &Deadline) -> NetResult<(&mut Connection, &mut RecvBuffer, &mut Stats)> {
+        self.finish_pending(deadline)?;
+        match &mut self.state {
+            State::Connected(conn) => Ok((conn, &mut self.buffer, &mut self.stats)),
+            State::Closed => Err(NetError::Closed),
+            _ => Err(NetError::NotConnected),
+        }
+    }
+
+    /// Waits for a connection and returns it as a new client object (no timeout set).
+    pub fn accept(&mut self, deadline: &Deadline) -> NetResult<Tcp> {
+        let State::Listening(listener) = &self.state else { return Err(NetError::InvalidArgument) };
+        loop {
+            match listener.socket.accept() {
+                Ok((socket, input, output)) => {
+                    let family = Family::from_wasi(socket.address_family());
+                    let conn = Connection::new(socket, input, output);
+                    return Ok(Tcp::with_state(Class::Client, State::Connected(conn), Some(family)));
+                }
+                Err(ErrorCode::WouldBlock) => wait(&listener.pollable, deadline)?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Receives by `pattern` after `prefix`, bounded by `cap` bytes.
+    pub fn receive(&mut self, pattern: Pattern, prefix: Vec<u8>, cap: Option<usize>, deadline: &Deadline) -> Result<Vec<u8>, Partial> {
+        let (conn, buffer, stats) = match self.connected(deadline) {
+            Ok(parts) => parts,
+            Err(error) => return Err(Partial { error, data: prefix }),
+        };
+        let prefix_len = prefix.len();
+        let result = buffer.receive(conn, pattern, prefix, cap, deadline);
+        let data = match &result {
+            Ok(data) => data,
+            Err(partial) => &partial.data,
+        };
+        stats.received += data.len().saturating_sub(prefix_len) as f64;
+        result
+    }
+
+    /// Sends `data`; on failure reports how many bytes were accepted before it.
+    pub fn send(&mut self, data: &[u8], deadline: &Deadline) -> Result<usize, (NetError, usize)> {
+        let (conn, _, stats) = self.connected(deadline).map_err(|e| (e, 0))?;
+        let result = conn.send(data, deadline);
+        let (Ok(sent) | Err((_, sent))) = result;
+        stats.sent += sent as f64;
+        result
+    }
+
+    pub fn shutdown(&mut self, how: Shutdown) -> NetResult<()> {
+        let State::Connected(conn) = &self.state else { return Err(NetError::NotConnected) };
+        let how = match how {
+            Shutdown::Receive => ShutdownType::Receive,
+            Shutdown::Send => ShutdownType::Send,
+            Shutdown::Both => ShutdownType::Both,
+        };
+        Ok(conn.socket.shutdown(how)?)
+    }
+
+    pub fn local_address(&self) -> NetResult<SocketAddr> {
+        let socket = match &self.state {
+            State::Idle(Some(s)) => s,
+            State::Connecting(p) | State::Listening(p) => &p.socket,
+            State::Connected(c) => &c.socket,
+            State::Idle(None) | State::Closed => return Err(NetError::NotConnected),
+        };
+        Ok(addr::from_wasi(socket.local_address()?))
+    }
+
+    pub fn remote_address(&self) -> NetResult<SocketAddr> {
+        match &self.state {
+            State::Connected(c) => Ok(addr::from_wasi(c.socket.remote_address()?)),
+            _ => Err(NetError::NotConnected),
+        }
+    }
+
+    /// Closes the object; idempotent. Unsent data still goes out (see `closing`).
+    pub fn close(&mut self) {
+        if let State::Connected(conn) = std::mem::replace(&mut self.state, State::Closed) {
+            closing::release(conn);
+        }
+        closing::sweep();
+    }
+}
+
+impl Drop for Tcp {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn create(family: Family) -> NetResult<TcpSocket> {
+    Ok(create_tcp_socket(family.to_wasi())?)
+}
+
+fn bind_socket(socket: &TcpSocket, address: SocketAddr) -> NetResult<()> {
+    with_network(|net| socket.start_bind(net, addr::to_wasi(address)))?;
+    Ok(socket.finish_bind()?)
+}

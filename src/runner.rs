@@ -1,0 +1,198 @@
+//! Running a chunk: a fresh Lua state with LuaSocket preloaded and a memory budget, the
+//! chunk called under a message handler that adds a traceback (as the `lua` interpreter
+//! does), and results converted as `tostring` would.
+
+use std::ffi::c_void;
+
+use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Value};
+
+use crate::net::closing;
+
+/// One run, as the WIT `invocation` record describes it.
+pub struct Invocation {
+    pub chunk_name: String,
+    pub source: Vec<u8>,
+    pub args: Vec<String>,
+    pub arg_table: Vec<(i32, String)>,
+}
+
+/// Why a run failed.
+#[derive(Debug, PartialEq)]
+pub enum Failure {
+    Syntax(String),
+    Runtime(String),
+    OutOfMemory(String),
+}
+
+/// The environment variable through which a host sets the Lua heap budget, in bytes.
+/// The host keeps its own (store) limit a little above it, so that Lua reaches its budget
+/// first and raises a catchable "not enough memory" instead of the instance trapping.
+pub const MEMORY_LIMIT_VAR: &str = "LUASOCKET_WASI_LUA_MEMORY";
+
+/// Without a host setting: most of a 32-bit address space, leaving room for the rest.
+const DEFAULT_MEMORY_LIMIT: usize = 3 << 30;
+
+const OUT_OF_MEMORY: &str = "not enough memory";
+
+/// Replaces the few `debug` functions that could hand a script the registry or let it
+/// re-type userdata (a socket's metatable on another object), which would break the
+/// guarantees the native parts rely on. Everything else in `debug` stays.
+const HARDEN_DEBUG: &str = r#"
+local debug, type = debug, type
+local getinfo, setupvalue, upvaluejoin, setmetatable =
+    debug.getinfo, debug.setupvalue, debug.upvaluejoin, debug.setmetatable
+local function lua_function(f) return type(f) == "function" and getinfo(f, "S").what ~= "C" end
+debug.getregistry = nil
+debug.setuservalue = nil
+debug.setmetatable = function(value, mt)
+    if type(value) == "userdata" then error("debug.setmetatable on userdata is disabled in the sandbox", 2) end
+    return setmetatable(value, mt)
+end
+debug.setupvalue = function(f, n, v)
+    if not lua_function(f) then error("debug.setupvalue on C functions is disabled in the sandbox", 2) end
+    return setupvalue(f, n, v)
+end
+debug.upvaluejoin = function(f1, n1, f2, n2)
+    if not (lua_function(f1) and lua_function(f2)) then
+        error("debug.upvaluejoin on C functions is disabled in the sandbox", 2)
+    end
+    return upvaluejoin(f1, n1, f2, n2)
+end
+"#;
+
+/// The message handler: the error (or a description of a non-string one) followed by a
+/// traceback, like lua.c's `msghandler`.
+const MESSAGE_HANDLER: &str = r#"
+local msg = ...
+if type(msg) ~= "string" and type(msg) ~= "number" then
+    local mt = getmetatable(msg)
+    if mt and mt.__tostring then
+        local ok, s = pcall(tostring, msg)
+        if ok and type(s) == "string" then return s end
+    end
+    msg = "(error object is a " .. type(msg) .. " value)"
+end
+-- The last frame is the runner's own xpcall: not the script's business.
+return (debug.traceback(msg, 2):gsub("\n\t%[C%]: in function 'xpcall'$", ""))
+"#;
+
+/// A Lua state as every run gets it.
+pub fn new_state() -> mlua::Result<Lua> {
+    // SAFETY: the `debug` library is loaded, then hardened before any script runs.
+    let lua = unsafe { Lua::unsafe_new_with(StdLib::ALL, LuaOptions::default()) };
+    lua.set_memory_limit(memory_limit())?;
+    lua.load(HARDEN_DEBUG).set_name("=harden").exec()?;
+    crate::lua::install(&lua)?;
+    Ok(lua)
+}
+
+fn memory_limit() -> usize {
+    std::env::var(MEMORY_LIMIT_VAR).ok().and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_MEMORY_LIMIT)
+}
+
+/// Runs `inv` in a fresh state and returns its results as strings.
+pub fn run(inv: Invocation) -> Result<Vec<String>, Failure> {
+    let result = Session::new().and_then(|session| {
+        session.set_arg_table(inv.arg_table)?;
+        session.run_chunk(inv.chunk_name, &inv.source, inv.args)
+    });
+    finish();
+    result
+}
+
+/// Ends a run: output flushed, and connections still draining to a peer that does not
+/// read left to the host (dropping them would block).
+pub fn finish() {
+    flush_stdio();
+    closing::abandon();
+}
+
+/// A Lua state that runs one chunk after another, as `lua -e a -e b script` does.
+pub struct Session {
+    lua: Lua,
+}
+
+impl Session {
+    pub fn new() -> Result<Session, Failure> {
+        Ok(Session { lua: new_state().map_err(failure)? })
+    }
+
+    /// Sets the global `arg`; an empty table description sets nothing.
+    pub fn set_arg_table(&self, entries: Vec<(i32, String)>) -> Result<(), Failure> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let arg = self.lua.create_table().map_err(failure)?;
+        for (i, v) in entries {
+            arg.raw_set(i, v).map_err(failure)?;
+        }
+        self.lua.globals().set("arg", arg).map_err(failure)
+    }
+
+    /// Compiles and runs one chunk with `args` as `...`.
+    pub fn run_chunk(&self, chunk_name: String, source: &[u8], args: Vec<String>) -> Result<Vec<String>, Failure> {
+        let lua = &self.lua;
+        // Text only: precompiled chunks can break the VM's memory safety.
+        let chunk = lua
+            .load(source)
+            .set_name(chunk_name)
+            .set_mode(mlua::chunk::ChunkMode::Text)
+            .into_function()
+            .map_err(failure)?;
+        let handler = lua.load(MESSAGE_HANDLER).set_name("=msghandler").into_function().map_err(failure)?;
+        let xpcall: Function = lua.globals().get("xpcall").map_err(failure)?;
+        let mut call_args = MultiValue::new();
+        call_args.push_back(Value::Function(chunk));
+        call_args.push_back(Value::Function(handler));
+        for a in args {
+            call_args.push_back(Value::String(lua.create_string(a).map_err(failure)?));
+        }
+        let mut results: MultiValue = xpcall.call(call_args).map_err(failure)?;
+        if !matches!(results.pop_front(), Some(Value::Boolean(true))) {
+            return Err(error_value(results.pop_front()));
+        }
+        let tostring: Function = lua.globals().get("tostring").map_err(failure)?;
+        results
+            .into_iter()
+            .map(|v| {
+                let s: mlua::LuaString = tostring.call(v).map_err(failure)?;
+                Ok(String::from_utf8_lossy(&s.as_bytes()).into_owned())
+            })
+            .collect()
+    }
+}
+
+/// The value an xpcall returned with `false`. Lua does not call the message handler for
+/// memory errors, so a bare "not enough memory" is exactly the out-of-memory case.
+fn error_value(value: Option<Value>) -> Failure {
+    let message = match &value {
+        Some(Value::String(s)) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
+        Some(other) => format!("(error object is a {} value)", other.type_name()),
+        None => "(error object is a nil value)".to_owned(),
+    };
+    if message == OUT_OF_MEMORY { Failure::OutOfMemory(message) } else { Failure::Runtime(message) }
+}
+
+fn failure(e: mlua::Error) -> Failure {
+    match e {
+        mlua::Error::SyntaxError { message, .. } => Failure::Syntax(message),
+        mlua::Error::MemoryError(message) => Failure::OutOfMemory(message),
+        other => Failure::Runtime(other.to_string()),
+    }
+}
+
+unsafe extern "C" {
+    fn fflush(stream: *mut c_void) -> i32;
+}
+
+/// Lua writes through C stdio, which buffers; a reactor has no exit to flush it.
+pub fn flush_stdio() {
+    // SAFETY: fflush(NULL) flushes every open output stream.
+    unsafe { fflush(std::ptr::null_mut()) };
+}
+
+/// The `arg` table `lua` builds: every argv entry, indexed relative to the script's
+/// position (negative for the interpreter and its options, 0 for the script).
+pub fn arg_table(argv: &[String], script: usize) -> Vec<(i32, String)> {
+    argv.iter().enumerate().map(|(i, a)| (i as i32 - script as i32, a.clone())).collect()
+}
