@@ -1,5 +1,5 @@
 //! Embeds the guest component, built beforehand by `./dev build`
-//! (`cargo build --release --target wasm32-wasip2 -p luasocket-wasi`), and its SHA-256,
+//! (`cargo build --profile guest --target wasm32-wasip2 -p luasocket-wasi`), and its SHA-256,
 //! which keys the compiled-code cache.
 
 use std::path::PathBuf;
@@ -9,14 +9,14 @@ use sha2::{Digest, Sha256};
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let wasm = std::env::var_os("LUASOCKET_WASI_COMPONENT").map(PathBuf::from).unwrap_or_else(|| {
-        manifest.join("../target/wasm32-wasip2/release/luasocket_wasi.wasm")
+        manifest.join("../target/wasm32-wasip2/guest/luasocket_wasi.wasm")
     });
     println!("cargo:rerun-if-env-changed=LUASOCKET_WASI_COMPONENT");
     println!("cargo:rerun-if-changed={}", wasm.display());
     let bytes = std::fs::read(&wasm).unwrap_or_else(|e| {
         panic!(
             "cannot read the guest component at {}: {e}\n\
-             build it first: ./dev build (or cargo build --release --target wasm32-wasip2 -p luasocket-wasi)",
+             build it first: ./dev build (or cargo build --profile guest --target wasm32-wasip2 -p luasocket-wasi)",
             wasm.display()
         )
     });

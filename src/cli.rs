@@ -8,7 +8,7 @@
 
 use std::io::{Read, Write};
 
-use crate::runner::{self, Failure, Session};
+use crate::runner::{self, Completion, Failure, Session};
 
 const USAGE: &str = "usage: luasocket_wasi.wasm [-e chunk] [-l module] [-v] [--] [script | -] [args...]";
 
@@ -57,37 +57,56 @@ fn parse(argv: &[String]) -> Result<Command, String> {
 pub fn main(argv: Vec<String>) -> Result<(), ()> {
     let result = run(&argv);
     runner::finish();
-    result.map_err(|message| {
-        let _ = writeln!(std::io::stderr(), "luasocket-wasi: {message}");
-    })
+    match result {
+        Ok(Ended::Normally) | Ok(Ended::Exited(0)) => Ok(()),
+        // WASI 0.2 can only say "failed": every non-zero status becomes 1.
+        Ok(Ended::Exited(_)) => Err(()),
+        Err(message) => {
+            let _ = writeln!(std::io::stderr(), "luasocket-wasi: {message}");
+            Err(())
+        }
+    }
 }
 
-fn run(argv: &[String]) -> Result<(), String> {
+enum Ended {
+    Normally,
+    Exited(i32),
+}
+
+fn run(argv: &[String]) -> Result<Ended, String> {
     let command = parse(argv)?;
     let session = Session::new().map_err(describe)?;
     // No script: arg[0] is the program, as lua.c does it.
     session.set_arg_table(runner::arg_table(argv, command.script.unwrap_or(0))).map_err(describe)?;
     for step in command.steps {
         match step {
-            Step::Exec(chunk) => {
-                let results = session.run_chunk("=(command line)".into(), chunk.as_bytes(), Vec::new()).map_err(describe)?;
-                if !results.is_empty() {
+            Step::Exec(chunk) => match session.run_chunk("=(command line)".into(), chunk.as_bytes(), Vec::new()) {
+                Ok(Completion::Returned(results)) if !results.is_empty() => {
                     runner::flush_stdio();
                     println!("{}", results.join("\t"));
                 }
-            }
+                Ok(Completion::Returned(_)) => {}
+                Ok(Completion::Exited(code)) => return Ok(Ended::Exited(code)),
+                Err(f) => return Err(describe(f)),
+            },
             Step::Require(name) => {
                 let chunk = format!("{name} = require(...)");
-                session.run_chunk("=(command line)".into(), chunk.as_bytes(), vec![name]).map_err(describe)?;
+                if let Completion::Exited(code) =
+                    session.run_chunk("=(command line)".into(), chunk.as_bytes(), vec![name]).map_err(describe)?
+                {
+                    return Ok(Ended::Exited(code));
+                }
             }
             Step::Version => println!("Lua 5.4 with {}", crate::VERSION),
         }
     }
-    let Some(index) = command.script else { return Ok(()) };
+    let Some(index) = command.script else { return Ok(Ended::Normally) };
     let (name, source) = read_script(&argv[index])?;
     let args = argv[index + 1..].to_vec();
-    session.run_chunk(name, &source, args).map_err(describe)?;
-    Ok(())
+    match session.run_chunk(name, &source, args).map_err(describe)? {
+        Completion::Exited(code) => Ok(Ended::Exited(code)),
+        Completion::Returned(_) => Ok(Ended::Normally),
+    }
 }
 
 fn read_script(path: &str) -> Result<(String, Vec<u8>), String> {

@@ -24,17 +24,21 @@ use exports::luasocket::socket::lua as wit_lua;
 struct Component;
 
 impl wit_lua::Guest for Component {
-    fn run(inv: wit_lua::Invocation) -> Result<Vec<String>, wit_lua::Failure> {
+    fn run(inv: wit_lua::Invocation) -> Result<wit_lua::Completion, wit_lua::Failure> {
         let inv = runner::Invocation {
             chunk_name: inv.chunk_name,
             source: inv.source,
             args: inv.args,
             arg_table: inv.arg_table,
         };
-        runner::run(inv).map_err(|f| match f {
+        let completion = runner::run(inv).map_err(|f| match f {
             runner::Failure::Syntax(m) => wit_lua::Failure::Syntax(m),
             runner::Failure::Runtime(m) => wit_lua::Failure::Runtime(m),
             runner::Failure::OutOfMemory(m) => wit_lua::Failure::OutOfMemory(m),
+        })?;
+        Ok(match completion {
+            runner::Completion::Returned(values) => wit_lua::Completion::Returned(values),
+            runner::Completion::Exited(code) => wit_lua::Completion::Exited(code),
         })
     }
 }

@@ -60,6 +60,41 @@ debug.upvaluejoin = function(f1, n1, f2, n2)
 end
 "#;
 
+/// `os.exit` for a component: WASI 0.2's exit carries only success or failure, and an
+/// instance that exits cannot report anything else, so `os.exit(code)` instead unwinds to
+/// the runner, which reports the code. pcall must not stop it: a hook re-raises on every
+/// instruction of the exiting threads, and resuming a coroutine that exited re-raises
+/// in the resumer. Returns the function the runner asks for the code.
+const EXIT_SUPPORT: &str = r#"
+local coroutine, sethook, error, type, math = coroutine, debug.sethook, error, type, math
+local main = coroutine.running()
+local EXIT = setmetatable({}, { __tostring = function() return "os.exit" end })
+local code
+local function unwind() error(EXIT, 0) end
+local function stop_here()
+    sethook(main, unwind, "", 1)
+    local current = coroutine.running()
+    if current ~= main then sethook(current, unwind, "", 1) end
+    error(EXIT, 0)
+end
+os.exit = function(status)
+    if status == nil or status == true then status = 0
+    elseif status == false then status = 1
+    elseif type(status) == "number" and math.tointeger(status) then status = math.tointeger(status)
+    else error("bad argument #1 to 'exit' (number expected, got " .. type(status) .. ")", 2) end
+    code = status
+    stop_here()
+end
+local resume, wrap = coroutine.resume, coroutine.wrap
+local function check(...) if code then stop_here() end return ... end
+coroutine.resume = function(co, ...) return check(resume(co, ...)) end
+coroutine.wrap = function(f)
+    local g = wrap(f)
+    return function(...) return check(g(...)) end
+end
+return function() return code end
+"#;
+
 /// The message handler: the error (or a description of a non-string one) followed by a
 /// traceback, like lua.c's `msghandler`.
 const MESSAGE_HANDLER: &str = r#"
@@ -90,8 +125,8 @@ fn memory_limit() -> usize {
     std::env::var(MEMORY_LIMIT_VAR).ok().and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_MEMORY_LIMIT)
 }
 
-/// Runs `inv` in a fresh state and returns its results as strings.
-pub fn run(inv: Invocation) -> Result<Vec<String>, Failure> {
+/// Runs `inv` in a fresh state.
+pub fn run(inv: Invocation) -> Result<Completion, Failure> {
     let result = Session::new().and_then(|session| {
         session.set_arg_table(inv.arg_table)?;
         session.run_chunk(inv.chunk_name, &inv.source, inv.args)
@@ -107,14 +142,26 @@ pub fn finish() {
     closing::abandon();
 }
 
+/// How a chunk ended, when it did not fail.
+#[derive(Debug, PartialEq)]
+pub enum Completion {
+    /// Its return values, as `tostring` shows them.
+    Returned(Vec<String>),
+    /// It called `os.exit` with this status.
+    Exited(i32),
+}
+
 /// A Lua state that runs one chunk after another, as `lua -e a -e b script` does.
 pub struct Session {
     lua: Lua,
+    exit_code: Function,
 }
 
 impl Session {
     pub fn new() -> Result<Session, Failure> {
-        Ok(Session { lua: new_state().map_err(failure)? })
+        let lua = new_state().map_err(failure)?;
+        let exit_code = lua.load(EXIT_SUPPORT).set_name("=exit").call(()).map_err(failure)?;
+        Ok(Session { lua, exit_code })
     }
 
     /// Sets the global `arg`; an empty table description sets nothing.
@@ -130,7 +177,17 @@ impl Session {
     }
 
     /// Compiles and runs one chunk with `args` as `...`.
-    pub fn run_chunk(&self, chunk_name: String, source: &[u8], args: Vec<String>) -> Result<Vec<String>, Failure> {
+    pub fn run_chunk(&self, chunk_name: String, source: &[u8], args: Vec<String>) -> Result<Completion, Failure> {
+        let result = self.call_chunk(chunk_name, source, args);
+        // An exit leaves its unwinding hook on the main thread.
+        self.lua.remove_hook();
+        match self.exit_code.call::<Option<i32>>(()) {
+            Ok(Some(code)) => Ok(Completion::Exited(code)),
+            _ => result.map(Completion::Returned),
+        }
+    }
+
+    fn call_chunk(&self, chunk_name: String, source: &[u8], args: Vec<String>) -> Result<Vec<String>, Failure> {
         let lua = &self.lua;
         // Text only: precompiled chunks can break the VM's memory safety.
         let chunk = lua

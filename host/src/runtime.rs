@@ -20,7 +20,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::bindings::LuasocketPre;
-use crate::bindings::exports::luasocket::socket::lua::{Failure, Invocation};
+use crate::bindings::exports::luasocket::socket::lua::{Completion, Failure, Invocation};
 use crate::lookup::{self, FilteredLookup, PendingNames};
 use crate::policy::{NetPolicy, describe_use};
 use crate::{cache, component};
@@ -79,7 +79,7 @@ pub enum Outcome {
     Returned(Vec<String>),
     /// The chunk failed to compile or raised an error.
     Failed(Failure),
-    /// The script called `os.exit(code)`.
+    /// The script called `os.exit(code)` (or the instance exited through WASI).
     Exited(i32),
     /// A limit stopped it.
     Limit(Limit),
@@ -201,7 +201,8 @@ impl Runtime {
         };
         let outcome = match called {
             Err(limit) => Outcome::Limit(limit),
-            Ok(Ok(Ok(values))) => Outcome::Returned(values),
+            Ok(Ok(Ok(Completion::Returned(values)))) => Outcome::Returned(values),
+            Ok(Ok(Ok(Completion::Exited(code)))) => Outcome::Exited(code),
             Ok(Ok(Err(failure))) => match failure {
                 Failure::OutOfMemory(_) if sandbox.limits.max_memory.is_some() => {
                     Outcome::Limit(Limit::Memory(sandbox.limits.max_memory.unwrap_or_default()))

@@ -42,6 +42,8 @@ pub struct Partial {
 pub struct RecvBuffer {
     data: Vec<u8>,
     pos: usize,
+    /// Bytes the application has taken, line terminators included (`getstats`).
+    taken: u64,
 }
 
 impl RecvBuffer {
@@ -50,12 +52,18 @@ impl RecvBuffer {
         self.pos < self.data.len()
     }
 
+    /// Bytes taken by the application so far, line terminators included.
+    pub fn taken(&self) -> u64 {
+        self.taken
+    }
+
     fn available(&self) -> &[u8] {
         &self.data[self.pos..]
     }
 
     fn consume(&mut self, n: usize) {
         self.pos += n;
+        self.taken += n as u64;
         if self.pos == self.data.len() {
             self.data.clear();
             self.pos = 0;
@@ -112,7 +120,7 @@ impl RecvBuffer {
             }
             if need >= READ_SIZE {
                 // Large reads skip the buffer: one copy less.
-                src.read_some(out, need.min(READ_SIZE), deadline)?;
+                self.read_direct(src, out, READ_SIZE, deadline)?;
             } else {
                 self.fill(src, deadline)?;
             }
@@ -127,13 +135,21 @@ impl RecvBuffer {
             if out.len() >= cap {
                 return self.confirm_end(src, deadline);
             }
-            match src.read_some(out, READ_SIZE.min(cap - out.len()), deadline) {
+            match self.read_direct(src, out, READ_SIZE.min(cap - out.len()), deadline) {
                 Ok(()) => {}
                 // Nothing at all before the close is a failure, as in LuaSocket.
                 Err(NetError::Closed) if out.len() > start => return Ok(()),
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Reads straight into the result, counting it as taken.
+    fn read_direct(&mut self, src: &mut impl Source, out: &mut Vec<u8>, max: usize, deadline: &Deadline) -> NetResult<()> {
+        let before = out.len();
+        src.read_some(out, max, deadline)?;
+        self.taken += (out.len() - before) as u64;
+        Ok(())
     }
 
     /// At the cap of `"*a"`: success only if the peer closes right there. Anything that
@@ -232,6 +248,17 @@ mod tests {
         assert!(buf.has_data());
         assert_eq!(recv(&mut buf, &mut src, Pattern::Line, "", None), partial(NetError::Timeout, "rest"));
         assert!(!buf.has_data(), "the partial is taken out of the buffer");
+    }
+
+    #[test]
+    fn taken_counts_terminators_and_direct_reads() {
+        let big = vec![7u8; 100_000];
+        let mut src = Script::new(&[b"ab\r\n", &big], NetError::Closed);
+        let mut buf = RecvBuffer::default();
+        assert_eq!(recv(&mut buf, &mut src, Pattern::Line, "", None), ok("ab"));
+        assert_eq!(buf.taken(), 4);
+        assert_eq!(buf.receive(&mut src, Pattern::Bytes(100_000), Vec::new(), None, &Deadline::never()).unwrap().len(), 100_000);
+        assert_eq!(buf.taken(), 100_004);
     }
 
     #[test]

@@ -364,13 +364,9 @@ impl Tcp {
             Ok(parts) => parts,
             Err(error) => return Err(Partial { error, data: prefix }),
         };
-        let prefix_len = prefix.len();
+        let before = buffer.taken();
         let result = buffer.receive(conn, pattern, prefix, cap, deadline);
-        let data = match &result {
-            Ok(data) => data,
-            Err(partial) => &partial.data,
-        };
-        stats.received += data.len().saturating_sub(prefix_len) as f64;
+        stats.received += (buffer.taken() - before) as f64;
         result
     }
 

@@ -1,0 +1,89 @@
+//! Shared helpers: running the `luasocket-wasi` CLI with a deadline, and native peers.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The CLI under test, with a compile cache private to the test run.
+pub fn cli() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_luasocket-wasi"));
+    cmd.env("LUASOCKET_WASI_CACHE", cache_dir());
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+pub fn cache_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cache")
+}
+
+/// A fresh scratch directory for one test.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// Runs to completion, failing the test if it takes longer than `limit`.
+pub fn run_within(mut cmd: Command, limit: Duration) -> Output {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = cmd.spawn().expect("spawn luasocket-wasi");
+    wait_within(child, limit)
+}
+
+pub fn wait_within(mut child: Child, limit: Duration) -> Output {
+    let start = Instant::now();
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "still running after {limit:?}\nstdout: {}\nstderr: {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Runs a Lua chunk (`-e`) with the given options.
+pub fn lua(options: &[&str], chunk: &str) -> Output {
+    let mut cmd = cli();
+    cmd.args(options).arg("-e").arg(chunk);
+    run_within(cmd, Duration::from_secs(60))
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts success and returns stdout.
+pub fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "exit {:?}\nstdout: {}\nstderr: {}", out.status.code(), stdout(out), stderr(out));
+    stdout(out)
+}
+
+/// Reads lines a running script prints, one at a time.
+pub struct Lines(BufReader<ChildStdout>);
+
+impl Lines {
+    pub fn of(child: &mut Child) -> Lines {
+        Lines(BufReader::new(child.stdout.take().expect("piped stdout")))
+    }
+
+    pub fn next(&mut self) -> String {
+        let mut line = String::new();
+        self.0.read_line(&mut line).expect("read a line from the script");
+        line.trim_end().to_owned()
+    }
+}
