@@ -10,7 +10,8 @@ use std::io::{Read, Write};
 
 use crate::runner::{self, Completion, Failure, Session};
 
-const USAGE: &str = "usage: luasocket_wasi.wasm [-e chunk] [-l module] [-v] [--] [script | -] [args...]";
+const USAGE: &str =
+    "usage: luasocket_wasi.wasm [-e chunk] [-l module] [-v] [--] [script | -] [args...]";
 
 /// One thing to do before the script, in command-line order.
 #[derive(Debug, PartialEq)]
@@ -31,7 +32,11 @@ fn parse(argv: &[String]) -> Result<Command, String> {
     let mut steps = Vec::new();
     let mut i = 1;
     while i < argv.len() {
-        let value = |i: usize| argv.get(i + 1).cloned().ok_or_else(|| format!("'{}' needs an argument\n{USAGE}", argv[i]));
+        let value = |i: usize| {
+            argv.get(i + 1)
+                .cloned()
+                .ok_or_else(|| format!("'{}' needs an argument\n{USAGE}", argv[i]))
+        };
         match argv[i].as_str() {
             "-e" => steps.push(Step::Exec(value(i)?)),
             "-l" => steps.push(Step::Require(value(i)?)),
@@ -45,25 +50,30 @@ fn parse(argv: &[String]) -> Result<Command, String> {
                 break;
             }
             "-" => break,
-            other if other.starts_with('-') => return Err(format!("unrecognized option '{other}'\n{USAGE}")),
+            other if other.starts_with('-') => {
+                return Err(format!("unrecognized option '{other}'\n{USAGE}"));
+            }
             _ => break,
         }
         i += 2;
     }
-    Ok(Command { steps, script: (i < argv.len()).then_some(i) })
+    Ok(Command {
+        steps,
+        script: (i < argv.len()).then_some(i),
+    })
 }
 
-/// Runs the command line; `Err` makes the exit status 1.
-pub fn main(argv: Vec<String>) -> Result<(), ()> {
+/// Runs the command line; false makes the exit status 1.
+pub fn main(argv: Vec<String>) -> bool {
     let result = run(&argv);
     runner::finish();
     match result {
-        Ok(Ended::Normally) | Ok(Ended::Exited(0)) => Ok(()),
+        Ok(Ended::Normally) | Ok(Ended::Exited(0)) => true,
         // WASI 0.2 can only say "failed": every non-zero status becomes 1.
-        Ok(Ended::Exited(_)) => Err(()),
+        Ok(Ended::Exited(_)) => false,
         Err(message) => {
             let _ = writeln!(std::io::stderr(), "luasocket-wasi: {message}");
-            Err(())
+            false
         }
     }
 }
@@ -77,22 +87,27 @@ fn run(argv: &[String]) -> Result<Ended, String> {
     let command = parse(argv)?;
     let session = Session::new().map_err(describe)?;
     // No script: arg[0] is the program, as lua.c does it.
-    session.set_arg_table(runner::arg_table(argv, command.script.unwrap_or(0))).map_err(describe)?;
+    session
+        .set_arg_table(runner::arg_table(argv, command.script.unwrap_or(0)))
+        .map_err(describe)?;
     for step in command.steps {
         match step {
-            Step::Exec(chunk) => match session.run_chunk("=(command line)".into(), chunk.as_bytes(), Vec::new()) {
-                Ok(Completion::Returned(results)) if !results.is_empty() => {
-                    runner::flush_stdio();
-                    println!("{}", results.join("\t"));
+            Step::Exec(chunk) => {
+                match session.run_chunk("=(command line)".into(), chunk.as_bytes(), Vec::new()) {
+                    Ok(Completion::Returned(results)) if !results.is_empty() => {
+                        runner::flush_stdio();
+                        println!("{}", results.join("\t"));
+                    }
+                    Ok(Completion::Returned(_)) => {}
+                    Ok(Completion::Exited(code)) => return Ok(Ended::Exited(code)),
+                    Err(f) => return Err(describe(f)),
                 }
-                Ok(Completion::Returned(_)) => {}
-                Ok(Completion::Exited(code)) => return Ok(Ended::Exited(code)),
-                Err(f) => return Err(describe(f)),
-            },
+            }
             Step::Require(name) => {
                 let chunk = format!("{name} = require(...)");
-                if let Completion::Exited(code) =
-                    session.run_chunk("=(command line)".into(), chunk.as_bytes(), vec![name]).map_err(describe)?
+                if let Completion::Exited(code) = session
+                    .run_chunk("=(command line)".into(), chunk.as_bytes(), vec![name])
+                    .map_err(describe)?
                 {
                     return Ok(Ended::Exited(code));
                 }
@@ -100,7 +115,9 @@ fn run(argv: &[String]) -> Result<Ended, String> {
             Step::Version => println!("Lua 5.4 with {}", crate::VERSION),
         }
     }
-    let Some(index) = command.script else { return Ok(Ended::Normally) };
+    let Some(index) = command.script else {
+        return Ok(Ended::Normally);
+    };
     let (name, source) = read_script(&argv[index])?;
     let args = argv[index + 1..].to_vec();
     match session.run_chunk(name, &source, args).map_err(describe)? {
@@ -112,7 +129,9 @@ fn run(argv: &[String]) -> Result<Ended, String> {
 fn read_script(path: &str) -> Result<(String, Vec<u8>), String> {
     if path == "-" {
         let mut source = Vec::new();
-        std::io::stdin().read_to_end(&mut source).map_err(|e| format!("cannot read stdin: {e}"))?;
+        std::io::stdin()
+            .read_to_end(&mut source)
+            .map_err(|e| format!("cannot read stdin: {e}"))?;
         return Ok(("=stdin".into(), source));
     }
     let source = std::fs::read(path).map_err(|e| format!("cannot open {path}: {e}"))?;

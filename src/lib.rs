@@ -11,7 +11,11 @@ pub mod net;
 pub mod runner;
 
 /// What `-v` and embedders report.
-pub const VERSION: &str = concat!("luasocket-wasi ", env!("CARGO_PKG_VERSION"), " (LuaSocket 3.1.0)");
+pub const VERSION: &str = concat!(
+    "luasocket-wasi ",
+    env!("CARGO_PKG_VERSION"),
+    " (LuaSocket 3.1.0)"
+);
 
 wit_bindgen::generate!({
     world: "luasocket",
@@ -45,7 +49,11 @@ impl wit_lua::Guest for Component {
 
 impl exports::wasi::cli::run::Guest for Component {
     fn run() -> Result<(), ()> {
-        cli::main(wasip2::cli::environment::get_arguments())
+        if cli::main(wasip2::cli::environment::get_arguments()) {
+            Ok(())
+        } else {
+            Err(())
+        }
     }
 }
 

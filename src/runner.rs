@@ -122,7 +122,10 @@ pub fn new_state() -> mlua::Result<Lua> {
 }
 
 fn memory_limit() -> usize {
-    std::env::var(MEMORY_LIMIT_VAR).ok().and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_MEMORY_LIMIT)
+    std::env::var(MEMORY_LIMIT_VAR)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_MEMORY_LIMIT)
 }
 
 /// Runs `inv` in a fresh state.
@@ -160,7 +163,11 @@ pub struct Session {
 impl Session {
     pub fn new() -> Result<Session, Failure> {
         let lua = new_state().map_err(failure)?;
-        let exit_code = lua.load(EXIT_SUPPORT).set_name("=exit").call(()).map_err(failure)?;
+        let exit_code = lua
+            .load(EXIT_SUPPORT)
+            .set_name("=exit")
+            .call(())
+            .map_err(failure)?;
         Ok(Session { lua, exit_code })
     }
 
@@ -177,7 +184,12 @@ impl Session {
     }
 
     /// Compiles and runs one chunk with `args` as `...`.
-    pub fn run_chunk(&self, chunk_name: String, source: &[u8], args: Vec<String>) -> Result<Completion, Failure> {
+    pub fn run_chunk(
+        &self,
+        chunk_name: String,
+        source: &[u8],
+        args: Vec<String>,
+    ) -> Result<Completion, Failure> {
         let result = self.call_chunk(chunk_name, source, args);
         // An exit leaves its unwinding hook on the main thread.
         self.lua.remove_hook();
@@ -187,7 +199,12 @@ impl Session {
         }
     }
 
-    fn call_chunk(&self, chunk_name: String, source: &[u8], args: Vec<String>) -> Result<Vec<String>, Failure> {
+    fn call_chunk(
+        &self,
+        chunk_name: String,
+        source: &[u8],
+        args: Vec<String>,
+    ) -> Result<Vec<String>, Failure> {
         let lua = &self.lua;
         // Text only: precompiled chunks can break the VM's memory safety.
         let chunk = lua
@@ -196,7 +213,11 @@ impl Session {
             .set_mode(mlua::chunk::ChunkMode::Text)
             .into_function()
             .map_err(failure)?;
-        let handler = lua.load(MESSAGE_HANDLER).set_name("=msghandler").into_function().map_err(failure)?;
+        let handler = lua
+            .load(MESSAGE_HANDLER)
+            .set_name("=msghandler")
+            .into_function()
+            .map_err(failure)?;
         let xpcall: Function = lua.globals().get("xpcall").map_err(failure)?;
         let mut call_args = MultiValue::new();
         call_args.push_back(Value::Function(chunk));
@@ -227,7 +248,11 @@ fn error_value(value: Option<Value>) -> Failure {
         Some(other) => format!("(error object is a {} value)", other.type_name()),
         None => "(error object is a nil value)".to_owned(),
     };
-    if message == OUT_OF_MEMORY { Failure::OutOfMemory(message) } else { Failure::Runtime(message) }
+    if message == OUT_OF_MEMORY {
+        Failure::OutOfMemory(message)
+    } else {
+        Failure::Runtime(message)
+    }
 }
 
 fn failure(e: mlua::Error) -> Failure {
@@ -251,5 +276,8 @@ pub fn flush_stdio() {
 /// The `arg` table `lua` builds: every argv entry, indexed relative to the script's
 /// position (negative for the interpreter and its options, 0 for the script).
 pub fn arg_table(argv: &[String], script: usize) -> Vec<(i32, String)> {
-    argv.iter().enumerate().map(|(i, a)| (i as i32 - script as i32, a.clone())).collect()
+    argv.iter()
+        .enumerate()
+        .map(|(i, a)| (i as i32 - script as i32, a.clone()))
+        .collect()
 }

@@ -17,25 +17,45 @@ fn an_uncaught_error_exits_1_with_message_and_traceback() {
     let out = lua(&[], "local function f() error('deep trouble') end f()");
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.starts_with("luasocket-wasi: (command line):1: deep trouble\nstack traceback:"), "{err}");
-    assert!(err.contains("in local 'f'") || err.contains("in function 'f'"), "{err}");
-    assert!(!err.contains("xpcall"), "the runner's own frame is hidden: {err}");
+    assert!(
+        err.starts_with("luasocket-wasi: (command line):1: deep trouble\nstack traceback:"),
+        "{err}"
+    );
+    assert!(
+        err.contains("in local 'f'") || err.contains("in function 'f'"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("xpcall"),
+        "the runner's own frame is hidden: {err}"
+    );
 }
 
 #[test]
 fn error_objects_are_described() {
-    let out = lua(&[], "error(setmetatable({}, {__tostring = function() return 'custom' end}))");
+    let out = lua(
+        &[],
+        "error(setmetatable({}, {__tostring = function() return 'custom' end}))",
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("custom"), "{}", stderr(&out));
     let out = lua(&[], "error({})");
-    assert!(stderr(&out).contains("(error object is a table value)"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("(error object is a table value)"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn syntax_errors_exit_1() {
     let out = lua(&[], "x = = 1");
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("unexpected symbol near '='"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unexpected symbol near '='"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -51,9 +71,17 @@ fn os_exit_sets_the_status_and_flushes_output() {
 fn scripts_get_arg_and_varargs_like_lua() {
     let dir = scratch("args");
     let script = dir.join("args.lua");
-    std::fs::write(&script, "print(arg[0], arg[1], arg[2], #arg, select('#', ...), ...)\nprint(arg[-1])").unwrap();
+    std::fs::write(
+        &script,
+        "print(arg[0], arg[1], arg[2], #arg, select('#', ...), ...)\nprint(arg[-1])",
+    )
+    .unwrap();
     let mut cmd = cli();
-    cmd.arg("run").arg("--timeout").arg("30").arg(&script).args(["one", "two"]);
+    cmd.arg("run")
+        .arg("--timeout")
+        .arg("30")
+        .arg(&script)
+        .args(["one", "two"]);
     let out = run_within(cmd, std::time::Duration::from_secs(60));
     let text = ok(&out);
     let path = script.to_string_lossy();
@@ -62,7 +90,10 @@ fn scripts_get_arg_and_varargs_like_lua() {
 
 #[test]
 fn print_and_io_write_reach_stdout_in_order() {
-    let out = lua(&[], "io.write('a'); print('b'); io.write('c\\n'); io.stderr:write('to stderr\\n')");
+    let out = lua(
+        &[],
+        "io.write('a'); print('b'); io.write('c\\n'); io.stderr:write('to stderr\\n')",
+    );
     assert_eq!(ok(&out), "ab\nc\n");
     assert_eq!(stderr(&out), "to stderr\n");
 }
@@ -71,16 +102,30 @@ fn print_and_io_write_reach_stdout_in_order() {
 fn require_finds_modules_in_preopened_directories() {
     let dir = scratch("modules");
     std::fs::create_dir_all(dir.join("pkg")).unwrap();
-    std::fs::write(dir.join("greet.lua"), "return { hello = function(n) return 'hello ' .. n end }").unwrap();
+    std::fs::write(
+        dir.join("greet.lua"),
+        "return { hello = function(n) return 'hello ' .. n end }",
+    )
+    .unwrap();
     std::fs::write(dir.join("pkg/init.lua"), "return { name = 'pkg' }").unwrap();
     let spec = format!("{}::/mods", dir.display());
-    let out = lua(&["--dir", &spec], "return require('greet').hello('wasm'), require('pkg').name, package.path");
+    let out = lua(
+        &["--dir", &spec],
+        "return require('greet').hello('wasm'), require('pkg').name, package.path",
+    );
     let text = ok(&out);
-    assert!(text.starts_with("hello wasm\tpkg\t/mods/?.lua;/mods/?/init.lua;"), "{text}");
+    assert!(
+        text.starts_with("hello wasm\tpkg\t/mods/?.lua;/mods/?/init.lua;"),
+        "{text}"
+    );
     // Without the directory there is nothing to find.
     let out = lua(&[], "require('greet')");
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("module 'greet' not found"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("module 'greet' not found"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -89,12 +134,20 @@ fn usage_errors_exit_2() {
     cmd.arg("--no-such-flag").arg("x.lua");
     let out = run_within(cmd, std::time::Duration::from_secs(60));
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("unknown option --no-such-flag"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unknown option --no-such-flag"),
+        "{}",
+        stderr(&out)
+    );
     let mut cmd = cli();
     cmd.arg("run").arg("/nonexistent/script.lua");
     let out = run_within(cmd, std::time::Duration::from_secs(60));
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("cannot open /nonexistent/script.lua"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot open /nonexistent/script.lua"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -102,12 +155,18 @@ fn the_compiled_component_is_cached() {
     let dir = scratch("cache");
     let run = || {
         let mut cmd = cli();
-        cmd.env("LUASOCKET_WASI_CACHE", &dir).args(["-e", "return 42"]);
+        cmd.env("LUASOCKET_WASI_CACHE", &dir)
+            .args(["-e", "return 42"]);
         ok(&run_within(cmd, std::time::Duration::from_secs(120)))
     };
     assert_eq!(run(), "42\n");
     let artifacts: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
     assert_eq!(artifacts.len(), 1, "one compiled artifact");
-    assert!(artifacts[0].file_name().to_string_lossy().ends_with(".cwasm"));
+    assert!(
+        artifacts[0]
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".cwasm")
+    );
     assert_eq!(run(), "42\n", "and it loads on the next start");
 }

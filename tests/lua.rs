@@ -10,15 +10,23 @@ fn runtime() -> Runtime {
 }
 
 fn run_with(sandbox: &Sandbox, source: &str) -> Outcome {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let invocation = Invocation {
         chunk_name: "=test".into(),
         source: source.as_bytes().to_vec(),
         args: vec!["a1".into()],
         arg_table: vec![],
     };
-    let sandbox = Sandbox { capture_output: true, ..sandbox.clone() };
-    rt.block_on(runtime().run(&sandbox, invocation)).expect("run").outcome
+    let sandbox = Sandbox {
+        capture_output: true,
+        ..sandbox.clone()
+    };
+    rt.block_on(runtime().run(&sandbox, invocation))
+        .expect("run")
+        .outcome
 }
 
 fn run(source: &str) -> Vec<String> {
@@ -31,7 +39,10 @@ fn run(source: &str) -> Vec<String> {
 #[test]
 fn pcall_and_error_unwind_through_the_vm() {
     assert_eq!(run("return pcall(error, 'boom')"), vec!["false", "boom"]);
-    assert_eq!(run("local ok, e = pcall(error, {code = 7}) return ok, type(e), e.code"), vec!["false", "table", "7"]);
+    assert_eq!(
+        run("local ok, e = pcall(error, {code = 7}) return ok, type(e), e.code"),
+        vec!["false", "table", "7"]
+    );
     let nested = r#"
         local log = {}
         local ok, err = pcall(function()
@@ -43,28 +54,67 @@ fn pcall_and_error_unwind_through_the_vm() {
         return table.concat(log, ",")
     "#;
     assert_eq!(run(nested), vec!["false:inner,false:outer"]);
-    assert_eq!(run("return xpcall(function() error('x') end, function(m) return 'handled ' .. m end)"), vec!["false", "handled test:1: x"]);
+    assert_eq!(
+        run("return xpcall(function() error('x') end, function(m) return 'handled ' .. m end)"),
+        vec!["false", "handled test:1: x"]
+    );
 }
 
 #[test]
 fn errors_from_the_socket_bindings_are_plain_strings() {
     // Exactly what luaL_argerror makes of it, as for LuaSocket's C functions.
-    let values = run("local s = require('socket').tcp(); local ok, e = pcall(function() return s.receive(s) end); return ok, type(e), e");
-    assert_eq!(values, vec!["false", "string", "test:1: bad argument #1 to 'receive' (tcp{client} expected)"]);
-    let values = run("local s = require('socket').tcp(); return select(2, pcall(function() return s:receive() end))");
-    assert_eq!(values, vec!["test:1: calling 'receive' on bad self (tcp{client} expected)"]);
+    let values = run(
+        "local s = require('socket').tcp(); local ok, e = pcall(function() return s.receive(s) end); return ok, type(e), e",
+    );
+    assert_eq!(
+        values,
+        vec![
+            "false",
+            "string",
+            "test:1: bad argument #1 to 'receive' (tcp{client} expected)"
+        ]
+    );
+    let values = run(
+        "local s = require('socket').tcp(); return select(2, pcall(function() return s:receive() end))",
+    );
+    assert_eq!(
+        values,
+        vec!["test:1: calling 'receive' on bad self (tcp{client} expected)"]
+    );
     let values = run("local s = require('socket').tcp(); return select(2, pcall(s.receive, s))");
-    assert_eq!(values, vec!["bad argument #1 to '?' (tcp{client} expected)"]);
-    let values = run("local s = require('socket').tcp(); local ok, e = pcall(function() s.settimeout(s, 1, 'x') end); return e");
-    assert_eq!(values, vec!["test:1: bad argument #3 to 'settimeout' (invalid timeout mode)"]);
-    let values = run("local s = require('socket').tcp(); return pcall(function() return s:bind({}) end)");
-    assert_eq!(values, vec!["false", "test:1: bad argument #1 to 'bind' (string expected, got table)"]);
+    assert_eq!(
+        values,
+        vec!["bad argument #1 to '?' (tcp{client} expected)"]
+    );
+    let values = run(
+        "local s = require('socket').tcp(); local ok, e = pcall(function() s.settimeout(s, 1, 'x') end); return e",
+    );
+    assert_eq!(
+        values,
+        vec!["test:1: bad argument #3 to 'settimeout' (invalid timeout mode)"]
+    );
+    let values =
+        run("local s = require('socket').tcp(); return pcall(function() return s:bind({}) end)");
+    assert_eq!(
+        values,
+        vec![
+            "false",
+            "test:1: bad argument #1 to 'bind' (string expected, got table)"
+        ]
+    );
 }
 
 #[test]
 fn deep_recursion_and_stack_overflow_are_errors() {
-    assert_eq!(run("local function f(n) if n == 0 then return 0 end return 1 + f(n - 1) end return f(10000)"), vec!["10000"]);
-    let values = run("local function f() return f() + 1 end local ok, e = pcall(f) return ok, e:match('stack overflow') ~= nil");
+    assert_eq!(
+        run(
+            "local function f(n) if n == 0 then return 0 end return 1 + f(n - 1) end return f(10000)"
+        ),
+        vec!["10000"]
+    );
+    let values = run(
+        "local function f() return f() + 1 end local ok, e = pcall(f) return ok, e:match('stack overflow') ~= nil",
+    );
     assert_eq!(values, vec!["false", "true"]);
 }
 
@@ -91,7 +141,13 @@ fn varargs_reach_the_chunk() {
 
 #[test]
 fn running_out_of_memory_is_a_catchable_error() {
-    let sandbox = Sandbox { limits: Limits { max_memory: Some(64 << 20), ..Limits::default() }, ..Sandbox::default() };
+    let sandbox = Sandbox {
+        limits: Limits {
+            max_memory: Some(64 << 20),
+            ..Limits::default()
+        },
+        ..Sandbox::default()
+    };
     let script = r#"
         local ok, err = pcall(function()
             local t = {}

@@ -18,9 +18,18 @@ fn canary() -> (u16, impl Fn() -> bool) {
 #[test]
 fn connect_is_denied_by_default_and_nothing_is_contacted() {
     let (port, contacted) = canary();
-    let out = lua(&[], &format!("return require('socket').connect('127.0.0.1', {port})"));
+    let out = lua(
+        &[],
+        &format!("return require('socket').connect('127.0.0.1', {port})"),
+    );
     assert_eq!(ok(&out), "nil\tpermission denied\n");
-    assert!(stderr(&out).contains(&format!("denied TCP connect to 127.0.0.1:{port} (not allowed by --allow-net)")), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "denied TCP connect to 127.0.0.1:{port} (not allowed by --allow-net)"
+        )),
+        "{}",
+        stderr(&out)
+    );
     std::thread::sleep(Duration::from_millis(50));
     assert!(!contacted(), "the canary must not see a connection");
 }
@@ -29,10 +38,16 @@ fn connect_is_denied_by_default_and_nothing_is_contacted() {
 fn only_the_allowed_port_is_reachable() {
     let (port, contacted) = canary();
     let other = port.wrapping_add(1).max(1);
-    let out = lua(&[&format!("--allow-net=127.0.0.1:{other}")], &format!("return require('socket').connect('127.0.0.1', {port})"));
+    let out = lua(
+        &[&format!("--allow-net=127.0.0.1:{other}")],
+        &format!("return require('socket').connect('127.0.0.1', {port})"),
+    );
     assert_eq!(ok(&out), "nil\tpermission denied\n");
     assert!(!contacted());
-    let out = lua(&[&format!("--allow-net=127.0.0.1:{port}")], &format!("return require('socket').connect('127.0.0.1', {port}) ~= nil"));
+    let out = lua(
+        &[&format!("--allow-net=127.0.0.1:{port}")],
+        &format!("return require('socket').connect('127.0.0.1', {port}) ~= nil"),
+    );
     assert_eq!(ok(&out), "true\n");
     assert!(contacted());
 }
@@ -40,10 +55,15 @@ fn only_the_allowed_port_is_reachable() {
 #[test]
 fn names_must_be_allowed_to_be_looked_up() {
     let (port, contacted) = canary();
-    let chunk = format!("local c, e = require('socket').connect('localhost', {port}) return c ~= nil, e");
+    let chunk =
+        format!("local c, e = require('socket').connect('localhost', {port}) return c ~= nil, e");
     let out = lua(&["--allow-net=127.0.0.1"], &chunk);
     assert_eq!(ok(&out), "false\tpermission denied\n");
-    assert!(stderr(&out).contains("denied name lookup of 'localhost'"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("denied name lookup of 'localhost'"),
+        "{}",
+        stderr(&out)
+    );
     let out = lua(&[&format!("--allow-net=localhost:{port}")], &chunk);
     assert_eq!(ok(&out), "true\tnil\n");
     assert!(contacted());
@@ -53,6 +73,13 @@ fn names_must_be_allowed_to_be_looked_up() {
 fn listening_needs_permission_too() {
     let out = lua(&[], "return require('socket').bind('127.0.0.1', 0)");
     assert_eq!(ok(&out), "nil\tpermission denied\n");
-    let out = lua(&["--allow-net=127.0.0.1"], "return require('socket').bind('0.0.0.0', 0)");
-    assert_eq!(ok(&out), "nil\tpermission denied\n", "the wildcard address is more than loopback");
+    let out = lua(
+        &["--allow-net=127.0.0.1"],
+        "return require('socket').bind('0.0.0.0', 0)",
+    );
+    assert_eq!(
+        ok(&out),
+        "nil\tpermission denied\n",
+        "the wildcard address is more than loopback"
+    );
 }

@@ -25,7 +25,9 @@ fn upper_server(bind: &str) -> (u16, thread::JoinHandle<()>) {
                 writer.write_all(b"BYE\r\nand some trailing bytes").unwrap();
                 return;
             }
-            writer.write_all(format!("{}\n", line.to_uppercase()).as_bytes()).unwrap();
+            writer
+                .write_all(format!("{}\n", line.to_uppercase()).as_bytes())
+                .unwrap();
         }
     });
     (port, handle)
@@ -54,13 +56,25 @@ print(c:close(), c:close())
 
 fn lua_client(host: &str, bind: &str) {
     let (port, server) = upper_server(bind);
-    let out = lua(&["--allow-net=127.0.0.1,[::1]", "--timeout", "30"], &format!("local arg = {{ '{host}', '{port}' }} {}", CLIENT.replace("...", "table.unpack(arg)")));
+    let out = lua(
+        &["--allow-net=127.0.0.1,[::1]", "--timeout", "30"],
+        &format!(
+            "local arg = {{ '{host}', '{port}' }} {}",
+            CLIENT.replace("...", "table.unpack(arg)")
+        ),
+    );
     server.join().unwrap();
     let text = ok(&out);
-    let family = if host.contains(':') { "inet6\tinet6" } else { "inet4\tinet" };
+    let family = if host.contains(':') {
+        "inet6\tinet6"
+    } else {
+        "inet4\tinet"
+    };
     assert_eq!(
         text,
-        format!("{family}\nONE\nTWO\nTHREE\nBYE\nand \nsome trailing bytes\nnil\tclosed\t\tnumber\n42.0\t18.0\n1.0\t1.0\n")
+        format!(
+            "{family}\nONE\nTWO\nTHREE\nBYE\nand \nsome trailing bytes\nnil\tclosed\t\tnumber\n42.0\t18.0\n1.0\t1.0\n"
+        )
     );
 }
 
@@ -92,18 +106,25 @@ fn a_native_client_talks_to_a_lua_server() {
         print("lines: " .. lines)
     "#;
     let mut cmd = cli();
-    cmd.args(["--allow-net=127.0.0.1", "--timeout", "30", "-e", script]).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.args(["--allow-net=127.0.0.1", "--timeout", "30", "-e", script])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     let mut lines = Lines::of(&mut child);
     let first = lines.next();
-    let port: u16 = first.parse().unwrap_or_else(|_| panic!("the server prints its port, not {first:?}"));
+    let port: u16 = first
+        .parse()
+        .unwrap_or_else(|_| panic!("the server prints its port, not {first:?}"));
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     for word in ["wasm", "lua", "socket"] {
         stream.write_all(format!("{word}\r\n").as_bytes()).unwrap();
         let mut echo = String::new();
         reader.read_line(&mut echo).unwrap();
-        assert_eq!(echo, format!("{}\n", word.chars().rev().collect::<String>()));
+        assert_eq!(
+            echo,
+            format!("{}\n", word.chars().rev().collect::<String>())
+        );
     }
     drop(stream);
     drop(reader);
@@ -142,13 +163,20 @@ fn a_timeout_returns_the_partial_data() {
     );
     let out = lua(&["--allow-net=127.0.0.1", "--timeout", "30"], &script);
     assert_eq!(server.join().unwrap(), b"done");
-    assert_eq!(ok(&out), "nil\ttimeout\tpartial line\nnil\ttimeout\tpartial line\n0.1\t-1.0\n");
+    assert_eq!(
+        ok(&out),
+        "nil\ttimeout\tpartial line\nnil\ttimeout\tpartial line\n0.1\t-1.0\n"
+    );
 }
 
 #[test]
 fn connection_refused_and_bad_patterns() {
     // A port that was just free: nobody listens there.
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let script = format!(
         r#"
         local socket = require("socket")
@@ -172,6 +200,9 @@ fn connection_refused_and_bad_patterns() {
 
 #[test]
 fn gettime_and_sleep() {
-    let out = lua(&[], "local s = require('socket') local t0 = s.gettime() s.sleep(0.2) local dt = s.gettime() - t0 return dt >= 0.19 and dt < 2, math.abs(t0 - os.time()) < 5");
+    let out = lua(
+        &[],
+        "local s = require('socket') local t0 = s.gettime() s.sleep(0.2) local dt = s.gettime() - t0 return dt >= 0.19 and dt < 2, math.abs(t0 - os.time()) < 5",
+    );
     assert_eq!(ok(&out), "true\ttrue\n");
 }

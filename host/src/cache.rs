@@ -38,13 +38,23 @@ pub fn artifact_path(dir: &Path, engine: &Engine, component_hash: &str) -> PathB
     let mut h = DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut h);
     let engine_key = h.finish();
-    dir.join(format!("{}-{engine_key:016x}.cwasm", &component_hash[..32.min(component_hash.len())]))
+    dir.join(format!(
+        "{}-{engine_key:016x}.cwasm",
+        &component_hash[..32.min(component_hash.len())]
+    ))
 }
 
 /// The component, from the cache when it is there, otherwise compiled (and cached when
 /// `dir` is given). A cache that cannot be read or written only costs a compile.
-pub fn load(engine: &Engine, wasm: &[u8], hash: &str, dir: Option<&Path>) -> wasmtime::Result<Component> {
-    let Some(dir) = dir else { return Component::new(engine, wasm) };
+pub fn load(
+    engine: &Engine,
+    wasm: &[u8],
+    hash: &str,
+    dir: Option<&Path>,
+) -> wasmtime::Result<Component> {
+    let Some(dir) = dir else {
+        return Component::new(engine, wasm);
+    };
     let path = artifact_path(dir, engine, hash);
     if path.is_file() {
         // SAFETY: the file was written by `store` below for this very engine
@@ -64,7 +74,11 @@ fn store(path: &Path, compiled: &[u8]) {
     if std::fs::create_dir_all(dir).is_err() {
         return;
     }
-    let tmp = dir.join(format!(".{}.{}.tmp", std::process::id(), path.file_name().and_then(|n| n.to_str()).unwrap_or("c")));
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        std::process::id(),
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("c")
+    ));
     if std::fs::write(&tmp, compiled).is_ok() && std::fs::rename(&tmp, path).is_err() {
         let _ = std::fs::remove_file(&tmp);
     }

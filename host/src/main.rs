@@ -84,7 +84,9 @@ fn parse(argv: &[String]) -> Result<Command, String> {
                 return Ok(v);
             }
             i += 1;
-            argv.get(i).cloned().ok_or_else(|| format!("{flag} needs a value"))
+            argv.get(i)
+                .cloned()
+                .ok_or_else(|| format!("{flag} needs a value"))
         };
         match flag {
             "-h" | "--help" => cmd.help = true,
@@ -134,7 +136,11 @@ fn parse(argv: &[String]) -> Result<Command, String> {
         Some(Chunk::File(_)) => i - 1,
         _ => 0,
     } as i32;
-    let table = argv.iter().enumerate().map(|(k, a)| (k as i32 - script, a.clone())).collect();
+    let table = argv
+        .iter()
+        .enumerate()
+        .map(|(k, a)| (k as i32 - script, a.clone()))
+        .collect();
     cmd.arg_table = table;
     if let Some(policy) = rules {
         cmd.sandbox.net = policy;
@@ -144,7 +150,11 @@ fn parse(argv: &[String]) -> Result<Command, String> {
 
 fn preopen(spec: &str) -> Preopen {
     let (host, guest) = spec.split_once("::").unwrap_or((spec, spec));
-    Preopen { host: host.into(), guest: guest.into(), writable: true }
+    Preopen {
+        host: host.into(),
+        guest: guest.into(),
+        writable: true,
+    }
 }
 
 fn seconds(flag: &str, text: &str) -> Result<Duration, String> {
@@ -160,7 +170,9 @@ fn megabytes(text: &str) -> Result<usize, String> {
         .ok()
         .filter(|&mb| mb >= 4)
         .and_then(|mb| mb.checked_mul(1 << 20))
-        .ok_or_else(|| format!("--max-memory needs a whole number of megabytes (at least 4), not '{text}'"))
+        .ok_or_else(|| {
+            format!("--max-memory needs a whole number of megabytes (at least 4), not '{text}'")
+        })
 }
 
 fn read_chunk(chunk: &Chunk) -> Result<(String, Vec<u8>), String> {
@@ -168,7 +180,8 @@ fn read_chunk(chunk: &Chunk) -> Result<(String, Vec<u8>), String> {
         Chunk::Inline(code) => Ok(("=(command line)".into(), code.clone().into_bytes())),
         Chunk::File(path) if path == "-" => {
             let mut source = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::stdin(), &mut source).map_err(|e| format!("cannot read stdin: {e}"))?;
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut source)
+                .map_err(|e| format!("cannot read stdin: {e}"))?;
             Ok(("=stdin".into(), source))
         }
         Chunk::File(path) => {
@@ -189,12 +202,17 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if cmd.version {
-        println!("luasocket-wasi {} (Lua 5.4, LuaSocket 3.1.0)", env!("CARGO_PKG_VERSION"));
+        println!(
+            "luasocket-wasi {} (Lua 5.4, LuaSocket 3.1.0)",
+            env!("CARGO_PKG_VERSION")
+        );
         if cmd.chunk.is_none() {
             return ExitCode::SUCCESS;
         }
     }
-    let Some(chunk) = cmd.chunk.take() else { return fail(status::USAGE, USAGE) };
+    let Some(chunk) = cmd.chunk.take() else {
+        return fail(status::USAGE, USAGE);
+    };
     let (chunk_name, source) = match read_chunk(&chunk) {
         Ok(c) => c,
         Err(e) => return fail(status::USAGE, &e),
@@ -204,13 +222,23 @@ fn main() -> ExitCode {
     cmd.sandbox.net = std::mem::take(&mut cmd.sandbox.net).on_denied(Arc::new(|denial| {
         eprintln!("luasocket-wasi: denied {denial} (not allowed by --allow-net)");
     }));
-    let invocation = Invocation { chunk_name, source, args: cmd.script_args, arg_table: cmd.arg_table };
+    let invocation = Invocation {
+        chunk_name,
+        source,
+        args: cmd.script_args,
+        arg_table: cmd.arg_table,
+    };
     let limits = cmd.sandbox.limits.clone();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
     let result = runtime.map_err(|e| e.to_string()).and_then(|rt| {
         rt.block_on(async {
             let runtime = Runtime::new().map_err(|e| format!("{e:?}"))?;
-            runtime.run(&cmd.sandbox, invocation).await.map_err(|e| format!("{e:?}"))
+            runtime
+                .run(&cmd.sandbox, invocation)
+                .await
+                .map_err(|e| format!("{e:?}"))
         })
     });
     match result {
@@ -228,18 +256,31 @@ fn report(outcome: Outcome, print_results: bool, limits: &Limits) -> ExitCode {
             ExitCode::SUCCESS
         }
         Outcome::Failed(Failure::Syntax(m) | Failure::Runtime(m)) => fail(status::SCRIPT_ERROR, &m),
-        Outcome::Failed(Failure::OutOfMemory(m)) => fail(status::MEMORY_LIMIT, &format!("{m} (Lua ran out of memory)")),
+        Outcome::Failed(Failure::OutOfMemory(m)) => fail(
+            status::MEMORY_LIMIT,
+            &format!("{m} (Lua ran out of memory)"),
+        ),
         Outcome::Exited(code) => ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX)),
         Outcome::Limit(Limit::WallClock(d)) => fail(
             status::WALL_CLOCK_LIMIT,
-            &format!("wall-clock limit reached: the script ran for {} s (--timeout)", secs(d)),
+            &format!(
+                "wall-clock limit reached: the script ran for {} s (--timeout)",
+                secs(d)
+            ),
         ),
-        Outcome::Limit(Limit::Cpu(d)) => {
-            fail(status::CPU_LIMIT, &format!("CPU limit reached: the script computed for {} s (--cpu-limit)", secs(d)))
-        }
+        Outcome::Limit(Limit::Cpu(d)) => fail(
+            status::CPU_LIMIT,
+            &format!(
+                "CPU limit reached: the script computed for {} s (--cpu-limit)",
+                secs(d)
+            ),
+        ),
         Outcome::Limit(Limit::Memory(bytes)) => fail(
             status::MEMORY_LIMIT,
-            &format!("memory limit reached: not enough memory within {} MB (--max-memory)", bytes >> 20),
+            &format!(
+                "memory limit reached: not enough memory within {} MB (--max-memory)",
+                bytes >> 20
+            ),
         ),
         Outcome::Trapped(m) => {
             let _ = limits;
@@ -250,7 +291,11 @@ fn report(outcome: Outcome, print_results: bool, limits: &Limits) -> ExitCode {
 
 fn secs(d: Duration) -> String {
     let s = d.as_secs_f64();
-    if s.fract() == 0.0 { format!("{s:.0}") } else { format!("{s}") }
+    if s.fract() == 0.0 {
+        format!("{s:.0}")
+    } else {
+        format!("{s}")
+    }
 }
 
 fn fail(code: u8, message: &str) -> ExitCode {
@@ -268,7 +313,10 @@ mod tests {
 
     #[test]
     fn script_with_options_and_args() {
-        let c = parse(&argv("luasocket-wasi run --allow-net=127.0.0.1:80 --timeout 2 s.lua a b")).unwrap();
+        let c = parse(&argv(
+            "luasocket-wasi run --allow-net=127.0.0.1:80 --timeout 2 s.lua a b",
+        ))
+        .unwrap();
         assert!(matches!(c.chunk, Some(Chunk::File(ref p)) if p == "s.lua"));
         assert_eq!(c.script_args, vec!["a", "b"]);
         assert_eq!(c.sandbox.limits.timeout, Some(Duration::from_secs(2)));
@@ -293,8 +341,20 @@ mod tests {
 
     #[test]
     fn network_is_denied_unless_allowed() {
-        assert!(parse(&argv("luasocket-wasi s.lua")).unwrap().sandbox.net.is_deny_all());
-        assert!(!parse(&argv("luasocket-wasi --allow-net s.lua")).unwrap().sandbox.net.is_deny_all());
+        assert!(
+            parse(&argv("luasocket-wasi s.lua"))
+                .unwrap()
+                .sandbox
+                .net
+                .is_deny_all()
+        );
+        assert!(
+            !parse(&argv("luasocket-wasi --allow-net s.lua"))
+                .unwrap()
+                .sandbox
+                .net
+                .is_deny_all()
+        );
     }
 
     #[test]

@@ -28,7 +28,10 @@ pub struct Ports {
 }
 
 impl Ports {
-    pub const ALL: Ports = Ports { low: 0, high: u16::MAX };
+    pub const ALL: Ports = Ports {
+        low: 0,
+        high: u16::MAX,
+    };
 
     fn contains(self, port: u16) -> bool {
         (self.low..=self.high).contains(&port)
@@ -53,7 +56,10 @@ impl Rule {
     /// Parses one rule: `HOST[:PORT[-PORT]]`, with IPv6 in brackets when a port follows
     /// (`[::1]:80`), CIDR as `10.0.0.0/8` or `[fd00::]/8`, `*` for any host.
     pub fn parse(text: &str) -> Result<Rule, RuleError> {
-        let err = |why| RuleError { rule: text.to_owned(), why };
+        let err = |why| RuleError {
+            rule: text.to_owned(),
+            why,
+        };
         let (host, port) = split_host_port(text).ok_or_else(|| err("unbalanced brackets"))?;
         let ports = match port {
             None => Ports::ALL,
@@ -111,7 +117,10 @@ fn split_host_port(text: &str) -> Option<(&str, Option<&str>)> {
 
 fn parse_ports(text: &str) -> Option<Ports> {
     let (low, high) = text.split_once('-').unwrap_or((text, text));
-    let ports = Ports { low: low.parse().ok()?, high: high.parse().ok()? };
+    let ports = Ports {
+        low: low.parse().ok()?,
+        high: high.parse().ok()?,
+    };
     (ports.low <= ports.high).then_some(ports)
 }
 
@@ -131,7 +140,11 @@ fn parse_host(text: &str) -> Option<HostPattern> {
     }
     let is_name = prefix.is_none()
         && !text.is_empty()
-        && text.split('.').all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        && text.split('.').all(|l| {
+            !l.is_empty()
+                && l.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        });
     is_name.then(|| HostPattern::Name(text.to_ascii_lowercase()))
 }
 
@@ -139,7 +152,9 @@ fn in_net(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
     // IPv4-mapped IPv6 peers count as the IPv4 address they carry.
     let ip = ip.to_canonical();
     match (ip, net) {
-        (IpAddr::V4(a), IpAddr::V4(n)) => mask_eq(u32::from(a).into(), u32::from(n).into(), prefix, 32),
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            mask_eq(u32::from(a).into(), u32::from(n).into(), prefix, 32)
+        }
         (IpAddr::V6(a), IpAddr::V6(n)) => mask_eq(u128::from(a), u128::from(n), prefix, 128),
         _ => false,
     }
@@ -176,7 +191,9 @@ pub struct NetPolicy {
 
 impl fmt::Debug for NetPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NetPolicy").field("rules", &self.rules).finish_non_exhaustive()
+        f.debug_struct("NetPolicy")
+            .field("rules", &self.rules)
+            .finish_non_exhaustive()
     }
 }
 
@@ -188,7 +205,10 @@ impl NetPolicy {
 
     /// Everything allowed (`--allow-net` with no list).
     pub fn allow_all() -> NetPolicy {
-        NetPolicy::default().with_rule(Rule { host: HostPattern::Any, ports: Ports::ALL })
+        NetPolicy::default().with_rule(Rule {
+            host: HostPattern::Any,
+            ports: Ports::ALL,
+        })
     }
 
     /// Parses a comma-separated list of rules.
@@ -220,15 +240,22 @@ impl NetPolicy {
 
     fn allows_endpoint(&self, ip: IpAddr, port: Option<u16>) -> bool {
         let port_ok = |ports: Ports| port.is_none_or(|p| ports.contains(p));
-        self.rules.iter().any(|r| r.covers_ip(ip) && port_ok(r.ports))
-            || self.learned.lock().is_ok_and(|l| l.iter().any(|&(a, ports)| a == ip.to_canonical() && port_ok(ports)))
+        self.rules
+            .iter()
+            .any(|r| r.covers_ip(ip) && port_ok(r.ports))
+            || self.learned.lock().is_ok_and(|l| {
+                l.iter()
+                    .any(|&(a, ports)| a == ip.to_canonical() && port_ok(ports))
+            })
     }
 
     /// The socket address check: may the script use `addr` this way?
     pub fn allows(&self, addr: SocketAddr, usage: SocketAddrUse) -> bool {
         let (ip, port) = (addr.ip(), addr.port());
         match usage {
-            SocketAddrUse::TcpConnect | SocketAddrUse::UdpSend => self.allows_endpoint(ip, Some(port)),
+            SocketAddrUse::TcpConnect | SocketAddrUse::UdpSend => {
+                self.allows_endpoint(ip, Some(port))
+            }
             // An ephemeral local port is what every client needs (wasi binds one
             // implicitly before connecting); only the address it sits on matters.
             SocketAddrUse::TcpBind | SocketAddrUse::UdpBind if port == 0 => {
@@ -249,7 +276,9 @@ impl NetPolicy {
 
     /// Records that the allowed `name` resolved to `ip`, opening it on the name's ports.
     pub fn learn(&self, name: &str, ip: IpAddr) {
-        let Ok(mut learned) = self.learned.lock() else { return };
+        let Ok(mut learned) = self.learned.lock() else {
+            return;
+        };
         for rule in self.rules.iter().filter(|r| r.covers_name(name)) {
             let entry = (ip.to_canonical(), rule.ports);
             if !learned.contains(&entry) {
@@ -294,20 +323,92 @@ mod tests {
 
     #[test]
     fn parses_the_documented_forms() {
-        let p = NetPolicy::parse("127.0.0.1:8080,[::1],10.0.0.0/8,example.org:443,[fd00::]/8:80-90,*:53,::2").unwrap();
-        let hosts: Vec<_> = p.rules().iter().map(|r| (r.host.clone(), r.ports)).collect();
-        assert_eq!(hosts[0], (HostPattern::Net { addr: "127.0.0.1".parse().unwrap(), prefix: 32 }, Ports { low: 8080, high: 8080 }));
-        assert_eq!(hosts[1], (HostPattern::Net { addr: "::1".parse().unwrap(), prefix: 128 }, Ports::ALL));
-        assert_eq!(hosts[2], (HostPattern::Net { addr: "10.0.0.0".parse().unwrap(), prefix: 8 }, Ports::ALL));
-        assert_eq!(hosts[3], (HostPattern::Name("example.org".into()), Ports { low: 443, high: 443 }));
-        assert_eq!(hosts[4], (HostPattern::Net { addr: "fd00::".parse().unwrap(), prefix: 8 }, Ports { low: 80, high: 90 }));
+        let p = NetPolicy::parse(
+            "127.0.0.1:8080,[::1],10.0.0.0/8,example.org:443,[fd00::]/8:80-90,*:53,::2",
+        )
+        .unwrap();
+        let hosts: Vec<_> = p
+            .rules()
+            .iter()
+            .map(|r| (r.host.clone(), r.ports))
+            .collect();
+        assert_eq!(
+            hosts[0],
+            (
+                HostPattern::Net {
+                    addr: "127.0.0.1".parse().unwrap(),
+                    prefix: 32
+                },
+                Ports {
+                    low: 8080,
+                    high: 8080
+                }
+            )
+        );
+        assert_eq!(
+            hosts[1],
+            (
+                HostPattern::Net {
+                    addr: "::1".parse().unwrap(),
+                    prefix: 128
+                },
+                Ports::ALL
+            )
+        );
+        assert_eq!(
+            hosts[2],
+            (
+                HostPattern::Net {
+                    addr: "10.0.0.0".parse().unwrap(),
+                    prefix: 8
+                },
+                Ports::ALL
+            )
+        );
+        assert_eq!(
+            hosts[3],
+            (
+                HostPattern::Name("example.org".into()),
+                Ports {
+                    low: 443,
+                    high: 443
+                }
+            )
+        );
+        assert_eq!(
+            hosts[4],
+            (
+                HostPattern::Net {
+                    addr: "fd00::".parse().unwrap(),
+                    prefix: 8
+                },
+                Ports { low: 80, high: 90 }
+            )
+        );
         assert_eq!(hosts[5], (HostPattern::Any, Ports { low: 53, high: 53 }));
-        assert_eq!(hosts[6], (HostPattern::Net { addr: "::2".parse().unwrap(), prefix: 128 }, Ports::ALL));
+        assert_eq!(
+            hosts[6],
+            (
+                HostPattern::Net {
+                    addr: "::2".parse().unwrap(),
+                    prefix: 128
+                },
+                Ports::ALL
+            )
+        );
     }
 
     #[test]
     fn rejects_nonsense() {
-        for bad in ["[::1", "1.2.3.4:99999", "1.2.3.4:9-1", "10.0.0.0/33", "bad host", "a..b", "[::1]x"] {
+        for bad in [
+            "[::1",
+            "1.2.3.4:99999",
+            "1.2.3.4:9-1",
+            "10.0.0.0/33",
+            "bad host",
+            "a..b",
+            "[::1]x",
+        ] {
             assert!(Rule::parse(bad).is_err(), "{bad}");
         }
     }
@@ -327,18 +428,27 @@ mod tests {
         assert!(p.allows(sa("10.200.3.4:1"), SocketAddrUse::TcpConnect));
         assert!(!p.allows(sa("11.0.0.1:1"), SocketAddrUse::TcpConnect));
         assert!(!p.allows(sa("[::1]:8080"), SocketAddrUse::TcpConnect));
-        assert!(p.allows(sa("[::ffff:127.0.0.1]:8080"), SocketAddrUse::TcpConnect), "mapped IPv4");
+        assert!(
+            p.allows(sa("[::ffff:127.0.0.1]:8080"), SocketAddrUse::TcpConnect),
+            "mapped IPv4"
+        );
     }
 
     #[test]
     fn ephemeral_binds_and_server_peers() {
         let p = NetPolicy::parse("127.0.0.1:8080").unwrap();
-        assert!(p.allows(sa("0.0.0.0:0"), SocketAddrUse::TcpBind), "implicit client bind");
+        assert!(
+            p.allows(sa("0.0.0.0:0"), SocketAddrUse::TcpBind),
+            "implicit client bind"
+        );
         assert!(p.allows(sa("127.0.0.1:0"), SocketAddrUse::TcpBind));
         assert!(!p.allows(sa("10.0.0.1:0"), SocketAddrUse::TcpBind));
         assert!(p.allows(sa("127.0.0.1:8080"), SocketAddrUse::TcpBind));
         assert!(!p.allows(sa("127.0.0.1:9000"), SocketAddrUse::TcpBind));
-        assert!(!p.allows(sa("0.0.0.0:8080"), SocketAddrUse::TcpBind), "the wildcard is not loopback");
+        assert!(
+            !p.allows(sa("0.0.0.0:8080"), SocketAddrUse::TcpBind),
+            "the wildcard is not loopback"
+        );
         assert!(p.allows(sa("127.0.0.1:51234"), SocketAddrUse::TcpAccept));
     }
 

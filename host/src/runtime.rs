@@ -104,7 +104,10 @@ struct Wasi {
 
 impl WasiView for Wasi {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.ctx, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.ctx,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -129,7 +132,12 @@ struct MemoryLimiter {
 }
 
 impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if self.max.is_some_and(|max| desired > max) {
             self.hit = true;
             return Ok(false);
@@ -137,7 +145,12 @@ impl ResourceLimiter for MemoryLimiter {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 1_000_000)
     }
 }
@@ -167,7 +180,11 @@ impl Runtime {
     }
 
     /// Any build of the component, given as bytes and their SHA-256 (hex).
-    pub fn from_component(wasm: &[u8], sha256: &str, cache_dir: Option<PathBuf>) -> wasmtime::Result<Runtime> {
+    pub fn from_component(
+        wasm: &[u8],
+        sha256: &str,
+        cache_dir: Option<PathBuf>,
+    ) -> wasmtime::Result<Runtime> {
         let engine = Engine::new(&engine_config())?;
         let component = cache::load(&engine, wasm, sha256, cache_dir.as_deref())?;
         let mut linker = Linker::<HostState>::new(&engine);
@@ -179,7 +196,11 @@ impl Runtime {
             names: &mut s.lookups,
         })?;
         let pre = LuasocketPre::new(linker.instantiate_pre(&component)?)?;
-        Ok(Runtime { engine, pre, ticker: OnceLock::new() })
+        Ok(Runtime {
+            engine,
+            pre,
+            ticker: OnceLock::new(),
+        })
     }
 
     pub fn engine(&self) -> &Engine {
@@ -187,15 +208,24 @@ impl Runtime {
     }
 
     /// Runs one chunk in a fresh instance under `sandbox`.
-    pub async fn run(&self, sandbox: &Sandbox, invocation: Invocation) -> wasmtime::Result<RunResult> {
+    pub async fn run(
+        &self,
+        sandbox: &Sandbox,
+        invocation: Invocation,
+    ) -> wasmtime::Result<RunResult> {
         let (mut store, output) = self.new_store(sandbox)?;
         let called = {
             let call = async {
                 let instance = self.pre.instantiate_async(&mut store).await?;
-                instance.luasocket_socket_lua().call_run(&mut store, &invocation).await
+                instance
+                    .luasocket_socket_lua()
+                    .call_run(&mut store, &invocation)
+                    .await
             };
             match sandbox.limits.timeout {
-                Some(limit) => tokio::time::timeout(limit, call).await.map_err(|_| Limit::WallClock(limit)),
+                Some(limit) => tokio::time::timeout(limit, call)
+                    .await
+                    .map_err(|_| Limit::WallClock(limit)),
                 None => Ok(call.await),
             }
         };
@@ -211,14 +241,30 @@ impl Runtime {
             },
             Ok(Err(error)) => classify(&store, sandbox, error),
         };
-        let (stdout, stderr) = output.map(|(o, e)| (o.contents().to_vec(), e.contents().to_vec())).unwrap_or_default();
-        Ok(RunResult { outcome, stdout, stderr })
+        let (stdout, stderr) = output
+            .map(|(o, e)| (o.contents().to_vec(), e.contents().to_vec()))
+            .unwrap_or_default();
+        Ok(RunResult {
+            outcome,
+            stdout,
+            stderr,
+        })
     }
 
     #[allow(clippy::type_complexity)]
-    fn new_store(&self, sandbox: &Sandbox) -> wasmtime::Result<(Store<HostState>, Option<(MemoryOutputPipe, MemoryOutputPipe)>)> {
+    fn new_store(
+        &self,
+        sandbox: &Sandbox,
+    ) -> wasmtime::Result<(
+        Store<HostState>,
+        Option<(MemoryOutputPipe, MemoryOutputPipe)>,
+    )> {
         let mut builder = WasiCtxBuilder::new();
-        builder.arg("luasocket-wasi").allow_tcp(true).allow_udp(true).allow_ip_name_lookup(true);
+        builder
+            .arg("luasocket-wasi")
+            .allow_tcp(true)
+            .allow_udp(true)
+            .allow_ip_name_lookup(true);
         let policy = sandbox.net.clone();
         let check = policy.clone();
         builder.socket_addr_check(move |addr, usage| {
@@ -229,7 +275,11 @@ impl Runtime {
             Box::pin(async move { allowed })
         });
         for dir in &sandbox.dirs {
-            let perms = if dir.writable { FsPerms::ReadWrite } else { FsPerms::ReadOnly };
+            let perms = if dir.writable {
+                FsPerms::ReadWrite
+            } else {
+                FsPerms::ReadOnly
+            };
             builder.preopened_dir(&dir.host, &dir.guest, perms)?;
         }
         if let Some(path) = lua_path(&sandbox.dirs) {
@@ -245,7 +295,10 @@ impl Runtime {
             builder.inherit_stdin();
         }
         let output = if sandbox.capture_output {
-            let pipes = (MemoryOutputPipe::new(64 << 20), MemoryOutputPipe::new(64 << 20));
+            let pipes = (
+                MemoryOutputPipe::new(64 << 20),
+                MemoryOutputPipe::new(64 << 20),
+            );
             builder.stdout(pipes.0.clone()).stderr(pipes.1.clone());
             Some(pipes)
         } else {
@@ -253,11 +306,21 @@ impl Runtime {
             None
         };
         let state = HostState {
-            wasi: Wasi { ctx: builder.build(), table: ResourceTable::new() },
+            wasi: Wasi {
+                ctx: builder.build(),
+                table: ResourceTable::new(),
+            },
             policy,
             lookups: PendingNames::new(),
-            memory: MemoryLimiter { max: sandbox.limits.max_memory, hit: false },
-            cpu: CpuMeter { ticks: 0, limit: sandbox.limits.cpu.map(ticks), hit: false },
+            memory: MemoryLimiter {
+                max: sandbox.limits.max_memory,
+                hit: false,
+            },
+            cpu: CpuMeter {
+                ticks: 0,
+                limit: sandbox.limits.cpu.map(ticks),
+                hit: false,
+            },
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.memory);
@@ -349,10 +412,21 @@ mod tests {
     #[test]
     fn lua_path_lists_every_directory_then_the_defaults() {
         let dirs = vec![
-            Preopen { host: "a".into(), guest: ".".into(), writable: false },
-            Preopen { host: "b".into(), guest: "/lib/".into(), writable: false },
+            Preopen {
+                host: "a".into(),
+                guest: ".".into(),
+                writable: false,
+            },
+            Preopen {
+                host: "b".into(),
+                guest: "/lib/".into(),
+                writable: false,
+            },
         ];
-        assert_eq!(lua_path(&dirs).unwrap(), "./?.lua;./?/init.lua;/lib/?.lua;/lib/?/init.lua;;");
+        assert_eq!(
+            lua_path(&dirs).unwrap(),
+            "./?.lua;./?/init.lua;/lib/?.lua;/lib/?/init.lua;;"
+        );
         assert_eq!(lua_path(&[]), None);
     }
 

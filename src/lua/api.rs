@@ -38,7 +38,9 @@ pub type LuaResult<T> = Result<T, Raise>;
 /// Makes a `lua_CFunction` out of `fn(&Args) -> LuaResult<c_int>`.
 macro_rules! cfunction {
     ($f:path) => {{
-        unsafe extern "C-unwind" fn trampoline(state: *mut $crate::lua::api::ffi::lua_State) -> ::std::ffi::c_int {
+        unsafe extern "C-unwind" fn trampoline(
+            state: *mut $crate::lua::api::ffi::lua_State,
+        ) -> ::std::ffi::c_int {
             // SAFETY: Lua calls this with a valid state, as a C function.
             unsafe { $crate::lua::api::call(state, $f) }
         }
@@ -123,7 +125,11 @@ impl Args {
     }
 
     pub fn opt_bytes(&self, arg: c_int) -> LuaResult<Option<&[u8]>> {
-        if self.is_none_or_nil(arg) { Ok(None) } else { self.bytes(arg).map(Some) }
+        if self.is_none_or_nil(arg) {
+            Ok(None)
+        } else {
+            self.bytes(arg).map(Some)
+        }
     }
 
     /// A string argument as text; bytes that are not UTF-8 make it unusable as a name.
@@ -141,7 +147,11 @@ impl Args {
     }
 
     pub fn opt_number(&self, arg: c_int) -> LuaResult<Option<f64>> {
-        if self.is_none_or_nil(arg) { Ok(None) } else { self.number(arg).map(Some) }
+        if self.is_none_or_nil(arg) {
+            Ok(None)
+        } else {
+            self.number(arg).map(Some)
+        }
     }
 
     /// The number at `arg` if it is one (or a numeric string), without raising.
@@ -158,7 +168,10 @@ impl Args {
         if ok != 0 {
             Ok(n)
         } else if self.to_number(arg).is_some() {
-            Err(Raise::Arg(arg, "number has no integer representation".into()))
+            Err(Raise::Arg(
+                arg,
+                "number has no integer representation".into(),
+            ))
         } else {
             Err(Raise::Type(arg, c"number"))
         }
@@ -218,7 +231,12 @@ impl Args {
     ///
     /// Every metatable in `classes` must hold a `T`.
     #[allow(clippy::mut_from_ref)]
-    pub fn object<T: 'static>(&self, arg: c_int, classes: &[&CStr], expected: &'static str) -> LuaResult<&mut T> {
+    pub fn object<T: 'static>(
+        &self,
+        arg: c_int,
+        classes: &[&CStr],
+        expected: &'static str,
+    ) -> LuaResult<&mut T> {
         match self.test_object::<T>(arg, classes) {
             // SAFETY: the metatable says it is a live T; Lua keeps it alive while it is an
             // argument, and bindings take only one `&mut` to it at a time.
@@ -229,7 +247,12 @@ impl Args {
 
     /// Pushes `value` as a new userdata with the metatable registered as `class`.
     pub fn push_object<T: 'static>(&self, value: T, class: &CStr) {
-        const { assert!(std::mem::align_of::<T>() <= 8, "Lua aligns userdata to 8 bytes") };
+        const {
+            assert!(
+                std::mem::align_of::<T>() <= 8,
+                "Lua aligns userdata to 8 bytes"
+            )
+        };
         unsafe {
             let p = ffi::lua_newuserdatauv(self.state, std::mem::size_of::<T>(), 0).cast::<T>();
             p.write(value);
@@ -269,7 +292,12 @@ pub unsafe fn set_functions(state: *mut lua_State, entries: &[Entry]) {
 ///
 /// # Safety
 /// `state` is valid.
-pub unsafe fn register_class(state: *mut lua_State, class: &CStr, methods: &[Entry], meta: &[Entry]) {
+pub unsafe fn register_class(
+    state: *mut lua_State,
+    class: &CStr,
+    methods: &[Entry],
+    meta: &[Entry],
+) {
     unsafe {
         ffi::luaL_newmetatable(state, class.as_ptr());
         set_functions(state, meta);

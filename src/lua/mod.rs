@@ -21,7 +21,10 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
     let core = unsafe { lua.create_c_function(cfunction!(socket::open))? };
     preload.set("socket.core", core)?;
     for &(name, source) in MODULES {
-        let loader = lua.load(source).set_name(format!("@{}.lua", name.replace('.', "/"))).into_function()?;
+        let loader = lua
+            .load(source)
+            .set_name(format!("@{}.lua", name.replace('.', "/")))
+            .into_function()?;
         preload.set(name, loader)?;
     }
     Ok(())

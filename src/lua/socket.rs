@@ -39,7 +39,11 @@ fn gettime(args: &Args) -> LuaResult<c_int> {
 fn sleep(args: &Args) -> LuaResult<c_int> {
     let secs = args.number(1)?;
     // As LuaSocket: negative (and NaN) sleeps not at all; the top is clamped to INT_MAX s.
-    let secs = if secs.is_nan() { 0.0 } else { secs.clamp(0.0, f64::from(i32::MAX)) };
+    let secs = if secs.is_nan() {
+        0.0
+    } else {
+        secs.clamp(0.0, f64::from(i32::MAX))
+    };
     poll::sleep(Duration::from_secs_f64(secs));
     Ok(0)
 }

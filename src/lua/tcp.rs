@@ -6,12 +6,12 @@
 use std::ffi::{CStr, c_int};
 
 use super::api::{Args, Entry, LuaResult, Raise, cfunction, collect, register_class};
+use crate::net::NetError;
 use crate::net::addr::{self, Family};
 use crate::net::buffer::{Partial, Pattern};
 use crate::net::poll::now_ns;
 use crate::net::tcp::{Class, Shutdown, Tcp};
 use crate::net::timeout::{Deadline, Timeout};
-use crate::net::NetError;
 
 const MASTER: &CStr = c"tcp{master}";
 const CLIENT: &CStr = c"tcp{client}";
@@ -21,7 +21,8 @@ const ANY: &[&CStr] = &[MASTER, CLIENT, SERVER];
 impl Default for Tcp {
     /// What a collected object leaves behind: closed.
     fn default() -> Tcp {
-        let mut tcp = Tcp::new(None).unwrap_or_else(|_| unreachable!("no socket is created without a family"));
+        let mut tcp = Tcp::new(None)
+            .unwrap_or_else(|_| unreachable!("no socket is created without a family"));
         tcp.close();
         tcp
     }
@@ -71,7 +72,10 @@ pub fn register(args: &Args) {
         (c"settimeout", cfunction!(settimeout)),
         (c"shutdown", cfunction!(shutdown)),
     ];
-    let meta: &[Entry] = &[(c"__gc", cfunction!(collect::<Tcp>)), (c"__tostring", cfunction!(tostring))];
+    let meta: &[Entry] = &[
+        (c"__gc", cfunction!(collect::<Tcp>)),
+        (c"__tostring", cfunction!(tostring)),
+    ];
     for class in ANY {
         unsafe { register_class(args.state(), class, methods, meta) };
     }
@@ -101,7 +105,11 @@ fn done(args: &Args, result: Result<(), NetError>) -> c_int {
 
 fn tostring(args: &Args) -> LuaResult<c_int> {
     let tcp = any(args)?;
-    let text = format!("{}: {:p}", class_name(tcp.class()).to_string_lossy(), super::api::address(args, 1));
+    let text = format!(
+        "{}: {:p}",
+        class_name(tcp.class()).to_string_lossy(),
+        super::api::address(args, 1)
+    );
     args.push_str(&text);
     Ok(1)
 }
@@ -110,7 +118,8 @@ fn bind(args: &Args) -> LuaResult<c_int> {
     let tcp = master(args)?;
     let host = args.str(2)?;
     let port = args.opt_str(3)?;
-    let result = addr::parse_port(port.as_deref().unwrap_or("0")).and_then(|port| tcp.bind(&host, port));
+    let result =
+        addr::parse_port(port.as_deref().unwrap_or("0")).and_then(|port| tcp.bind(&host, port));
     Ok(done(args, result))
 }
 
@@ -154,7 +163,11 @@ fn accept(args: &Args) -> LuaResult<c_int> {
 fn pattern(args: &Args) -> LuaResult<Pattern> {
     const INVALID: &str = "invalid receive pattern";
     if let Some(n) = args.to_number(2) {
-        return if n >= 0.0 { Ok(Pattern::Bytes(n as usize)) } else { Err(Raise::Arg(2, INVALID.into())) };
+        return if n >= 0.0 {
+            Ok(Pattern::Bytes(n as usize))
+        } else {
+            Err(Raise::Arg(2, INVALID.into()))
+        };
     }
     match args.opt_bytes(2)?.unwrap_or(b"*l") {
         [b'*', b'l', ..] => Ok(Pattern::Line),
@@ -165,7 +178,9 @@ fn pattern(args: &Args) -> LuaResult<Pattern> {
 
 /// `maxsize`, checked against the prefix and pattern before any I/O.
 fn maxsize(args: &Args, pattern: Pattern, prefix_len: usize) -> LuaResult<Option<usize>> {
-    let Some(max) = args.opt_number(4)? else { return Ok(None) };
+    let Some(max) = args.opt_number(4)? else {
+        return Ok(None);
+    };
     let invalid = |why: &'static str| Err(Raise::Arg(4, why.into()));
     if max.is_nan() || max < 1.0 {
         return invalid("maxsize must be at least 1");
@@ -216,7 +231,11 @@ fn send(args: &Args) -> LuaResult<c_int> {
     let j = args.opt_number(4)?.unwrap_or(-1.0);
     let (start, end) = string_range(data.len(), i, j);
     let deadline = tcp.deadline();
-    let result = if start <= end { tcp.send(&data[start - 1..end], &deadline) } else { Ok(0) };
+    let result = if start <= end {
+        tcp.send(&data[start - 1..end], &deadline)
+    } else {
+        Ok(0)
+    };
     // Progress is reported as an index into the whole string, as LuaSocket does.
     let before = (start - 1) as f64;
     match result {
@@ -239,7 +258,13 @@ fn send(args: &Args) -> LuaResult<c_int> {
 /// start exceeds end there is nothing to send, and start - 1 is what was "sent").
 fn string_range(len: usize, i: f64, j: f64) -> (usize, usize) {
     let len_f = len as f64;
-    let resolve = |x: f64| if x < 0.0 { len_f + x.trunc() + 1.0 } else { x.trunc() };
+    let resolve = |x: f64| {
+        if x < 0.0 {
+            len_f + x.trunc() + 1.0
+        } else {
+            x.trunc()
+        }
+    };
     let start = resolve(i).max(1.0);
     let end = resolve(j).min(len_f).max(0.0);
     (start as usize, end as usize)

@@ -80,21 +80,30 @@ pub fn to_wasi(addr: SocketAddr) -> IpSocketAddress {
 
 pub fn from_wasi(addr: IpSocketAddress) -> SocketAddr {
     match addr {
-        IpSocketAddress::Ipv4(a) => SocketAddr::new(ip_from_wasi(IpAddress::Ipv4(a.address)), a.port),
-        IpSocketAddress::Ipv6(a) => SocketAddr::new(ip_from_wasi(IpAddress::Ipv6(a.address)), a.port),
+        IpSocketAddress::Ipv4(a) => {
+            SocketAddr::new(ip_from_wasi(IpAddress::Ipv4(a.address)), a.port)
+        }
+        IpSocketAddress::Ipv6(a) => {
+            SocketAddr::new(ip_from_wasi(IpAddress::Ipv6(a.address)), a.port)
+        }
     }
 }
 
 pub fn ip_from_wasi(ip: IpAddress) -> IpAddr {
     match ip {
         IpAddress::Ipv4((a, b, c, d)) => IpAddr::V4(Ipv4Addr::new(a, b, c, d)),
-        IpAddress::Ipv6((a, b, c, d, e, f, g, h)) => IpAddr::V6(Ipv6Addr::new(a, b, c, d, e, f, g, h)),
+        IpAddress::Ipv6((a, b, c, d, e, f, g, h)) => {
+            IpAddr::V6(Ipv6Addr::new(a, b, c, d, e, f, g, h))
+        }
     }
 }
 
 /// An IP literal, with IPv6 optionally in brackets as URLs write it.
 pub fn parse_literal(host: &str) -> Option<IpAddr> {
-    let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
     bare.parse().ok()
 }
 
@@ -102,9 +111,21 @@ pub fn parse_literal(host: &str) -> Option<IpAddr> {
 /// well-known service names (WASI has no services database to ask).
 pub fn parse_port(port: &str) -> NetResult<u16> {
     const SERVICES: &[(&str, u16)] = &[
-        ("echo", 7), ("ftp-data", 20), ("ftp", 21), ("ssh", 22), ("telnet", 23), ("smtp", 25),
-        ("domain", 53), ("http", 80), ("pop3", 110), ("nntp", 119), ("imap", 143),
-        ("https", 443), ("submission", 587), ("imaps", 993), ("pop3s", 995),
+        ("echo", 7),
+        ("ftp-data", 20),
+        ("ftp", 21),
+        ("ssh", 22),
+        ("telnet", 23),
+        ("smtp", 25),
+        ("domain", 53),
+        ("http", 80),
+        ("pop3", 110),
+        ("nntp", 119),
+        ("imap", 143),
+        ("https", 443),
+        ("submission", 587),
+        ("imaps", 993),
+        ("pop3s", 995),
     ];
     if let Ok(n) = port.parse::<u16>() {
         return Ok(n);
@@ -116,7 +137,11 @@ pub fn parse_port(port: &str) -> NetResult<u16> {
     {
         return Ok(f as u16);
     }
-    SERVICES.iter().find(|(name, _)| *name == port).map(|&(_, n)| n).ok_or(NetError::NameUnknown)
+    SERVICES
+        .iter()
+        .find(|(name, _)| *name == port)
+        .map(|&(_, n)| n)
+        .ok_or(NetError::NameUnknown)
 }
 
 /// The addresses `host` stands for, in the resolver's order, restricted to `family` when
@@ -144,10 +169,11 @@ pub fn resolve(host: &str, family: Option<Family>) -> NetResult<Vec<IpAddr>> {
 pub fn lookup(name: &str) -> NetResult<Vec<IpAddr>> {
     // The resolver rejects what it cannot parse as a name with "invalid-argument"; to a
     // script that is simply an unknown host.
-    let stream = with_network(|net| resolve_addresses(net, name)).map_err(|e| match NetError::from(e) {
-        NetError::InvalidArgument => NetError::NameUnknown,
-        other => other,
-    })?;
+    let stream =
+        with_network(|net| resolve_addresses(net, name)).map_err(|e| match NetError::from(e) {
+            NetError::InvalidArgument => NetError::NameUnknown,
+            other => other,
+        })?;
     let mut found = Vec::new();
     let mut pollable = None;
     loop {
@@ -170,9 +196,15 @@ mod tests {
 
     #[test]
     fn literals() {
-        assert_eq!(parse_literal("127.0.0.1"), Some(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+        assert_eq!(
+            parse_literal("127.0.0.1"),
+            Some(IpAddr::V4(Ipv4Addr::LOCALHOST))
+        );
         assert_eq!(parse_literal("::1"), Some(IpAddr::V6(Ipv6Addr::LOCALHOST)));
-        assert_eq!(parse_literal("[::1]"), Some(IpAddr::V6(Ipv6Addr::LOCALHOST)));
+        assert_eq!(
+            parse_literal("[::1]"),
+            Some(IpAddr::V6(Ipv6Addr::LOCALHOST))
+        );
         assert_eq!(parse_literal("localhost"), None);
         assert_eq!(parse_literal("1.2.3"), None);
     }
@@ -189,13 +221,22 @@ mod tests {
 
     #[test]
     fn wildcard_follows_family() {
-        assert_eq!(resolve("*", None).unwrap(), vec![IpAddr::V4(Ipv4Addr::UNSPECIFIED)]);
-        assert_eq!(resolve("*", Some(Family::Inet6)).unwrap(), vec![IpAddr::V6(Ipv6Addr::UNSPECIFIED)]);
+        assert_eq!(
+            resolve("*", None).unwrap(),
+            vec![IpAddr::V4(Ipv4Addr::UNSPECIFIED)]
+        );
+        assert_eq!(
+            resolve("*", Some(Family::Inet6)).unwrap(),
+            vec![IpAddr::V6(Ipv6Addr::UNSPECIFIED)]
+        );
     }
 
     #[test]
     fn literal_of_the_wrong_family_is_unknown() {
-        assert_eq!(resolve("::1", Some(Family::Inet4)), Err(NetError::NameUnknown));
+        assert_eq!(
+            resolve("::1", Some(Family::Inet4)),
+            Err(NetError::NameUnknown)
+        );
     }
 
     #[test]

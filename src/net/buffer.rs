@@ -107,12 +107,21 @@ impl RecvBuffer {
         match result {
             Ok(()) => Ok(out),
             // A partial as long as the cap is an oversized result, however the wait ended.
-            Err(NetError::Timeout) if out.len() >= cap => Err(Partial { error: NetError::Oversized, data: out }),
+            Err(NetError::Timeout) if out.len() >= cap => Err(Partial {
+                error: NetError::Oversized,
+                data: out,
+            }),
             Err(error) => Err(Partial { error, data: out }),
         }
     }
 
-    fn exact(&mut self, src: &mut impl Source, out: &mut Vec<u8>, n: usize, deadline: &Deadline) -> NetResult<()> {
+    fn exact(
+        &mut self,
+        src: &mut impl Source,
+        out: &mut Vec<u8>,
+        n: usize,
+        deadline: &Deadline,
+    ) -> NetResult<()> {
         while out.len() < n {
             let need = n - out.len();
             if self.take_into(out, need) > 0 {
@@ -128,7 +137,13 @@ impl RecvBuffer {
         Ok(())
     }
 
-    fn all(&mut self, src: &mut impl Source, out: &mut Vec<u8>, cap: usize, deadline: &Deadline) -> NetResult<()> {
+    fn all(
+        &mut self,
+        src: &mut impl Source,
+        out: &mut Vec<u8>,
+        cap: usize,
+        deadline: &Deadline,
+    ) -> NetResult<()> {
         let start = out.len();
         loop {
             self.take_into(out, cap - out.len());
@@ -145,7 +160,13 @@ impl RecvBuffer {
     }
 
     /// Reads straight into the result, counting it as taken.
-    fn read_direct(&mut self, src: &mut impl Source, out: &mut Vec<u8>, max: usize, deadline: &Deadline) -> NetResult<()> {
+    fn read_direct(
+        &mut self,
+        src: &mut impl Source,
+        out: &mut Vec<u8>,
+        max: usize,
+        deadline: &Deadline,
+    ) -> NetResult<()> {
         let before = out.len();
         src.read_some(out, max, deadline)?;
         self.taken += (out.len() - before) as u64;
@@ -165,7 +186,13 @@ impl RecvBuffer {
         }
     }
 
-    fn line(&mut self, src: &mut impl Source, out: &mut Vec<u8>, cap: usize, deadline: &Deadline) -> NetResult<()> {
+    fn line(
+        &mut self,
+        src: &mut impl Source,
+        out: &mut Vec<u8>,
+        cap: usize,
+        deadline: &Deadline,
+    ) -> NetResult<()> {
         loop {
             let avail = self.available();
             let newline = avail.iter().position(|&c| c == b'\n');
@@ -180,7 +207,10 @@ impl RecvBuffer {
                     self.consume(used);
                     return Err(NetError::Oversized);
                 }
-                let run = segment[used..].iter().position(|&c| c == b'\r').unwrap_or(segment.len() - used);
+                let run = segment[used..]
+                    .iter()
+                    .position(|&c| c == b'\r')
+                    .unwrap_or(segment.len() - used);
                 let take = run.min(cap - out.len());
                 out.extend_from_slice(&segment[used..used + take]);
                 used += take;
@@ -212,13 +242,18 @@ mod tests {
 
     impl Script {
         fn new(chunks: &[&[u8]], then: NetError) -> Script {
-            Script { chunks: chunks.iter().map(|c| c.to_vec()).collect(), then }
+            Script {
+                chunks: chunks.iter().map(|c| c.to_vec()).collect(),
+                then,
+            }
         }
     }
 
     impl Source for Script {
         fn read_some(&mut self, out: &mut Vec<u8>, max: usize, _: &Deadline) -> NetResult<()> {
-            let Some(mut chunk) = self.chunks.pop_front() else { return Err(self.then.clone()) };
+            let Some(mut chunk) = self.chunks.pop_front() else {
+                return Err(self.then.clone());
+            };
             if chunk.len() > max {
                 self.chunks.push_front(chunk.split_off(max));
             }
@@ -227,7 +262,13 @@ mod tests {
         }
     }
 
-    fn recv(buf: &mut RecvBuffer, src: &mut Script, p: Pattern, prefix: &str, cap: Option<usize>) -> Result<Vec<u8>, Partial> {
+    fn recv(
+        buf: &mut RecvBuffer,
+        src: &mut Script,
+        p: Pattern,
+        prefix: &str,
+        cap: Option<usize>,
+    ) -> Result<Vec<u8>, Partial> {
         buf.receive(src, p, prefix.as_bytes().to_vec(), cap, &Deadline::never())
     }
 
@@ -236,17 +277,29 @@ mod tests {
     }
 
     fn partial(error: NetError, s: &str) -> Result<Vec<u8>, Partial> {
-        Err(Partial { error, data: s.as_bytes().to_vec() })
+        Err(Partial {
+            error,
+            data: s.as_bytes().to_vec(),
+        })
     }
 
     #[test]
     fn lines_drop_every_cr_and_span_reads() {
         let mut src = Script::new(&[b"he\rllo\r", b"\nwor", b"ld\nrest"], NetError::Timeout);
         let mut buf = RecvBuffer::default();
-        assert_eq!(recv(&mut buf, &mut src, Pattern::Line, "", None), ok("hello"));
-        assert_eq!(recv(&mut buf, &mut src, Pattern::Line, "", None), ok("world"));
+        assert_eq!(
+            recv(&mut buf, &mut src, Pattern::Line, "", None),
+            ok("hello")
+        );
+        assert_eq!(
+            recv(&mut buf, &mut src, Pattern::Line, "", None),
+            ok("world")
+        );
         assert!(buf.has_data());
-        assert_eq!(recv(&mut buf, &mut src, Pattern::Line, "", None), partial(NetError::Timeout, "rest"));
+        assert_eq!(
+            recv(&mut buf, &mut src, Pattern::Line, "", None),
+            partial(NetError::Timeout, "rest")
+        );
         assert!(!buf.has_data(), "the partial is taken out of the buffer");
     }
 
@@ -257,7 +310,18 @@ mod tests {
         let mut buf = RecvBuffer::default();
         assert_eq!(recv(&mut buf, &mut src, Pattern::Line, "", None), ok("ab"));
         assert_eq!(buf.taken(), 4);
-        assert_eq!(buf.receive(&mut src, Pattern::Bytes(100_000), Vec::new(), None, &Deadline::never()).unwrap().len(), 100_000);
+        assert_eq!(
+            buf.receive(
+                &mut src,
+                Pattern::Bytes(100_000),
+                Vec::new(),
+                None,
+                &Deadline::never()
+            )
+            .unwrap()
+            .len(),
+            100_000
+        );
         assert_eq!(buf.taken(), 100_004);
     }
 
@@ -265,17 +329,32 @@ mod tests {
     fn prefix_is_kept_in_results_and_partials() {
         let mut src = Script::new(&[b"abc"], NetError::Closed);
         let mut buf = RecvBuffer::default();
-        assert_eq!(recv(&mut buf, &mut src, Pattern::Line, "xy", None), partial(NetError::Closed, "xyabc"));
+        assert_eq!(
+            recv(&mut buf, &mut src, Pattern::Line, "xy", None),
+            partial(NetError::Closed, "xyabc")
+        );
     }
 
     #[test]
     fn exact_counts_the_prefix() {
         let mut src = Script::new(&[b"12345678"], NetError::Closed);
         let mut buf = RecvBuffer::default();
-        assert_eq!(recv(&mut buf, &mut src, Pattern::Bytes(5), "ab", None), ok("ab123"));
-        assert_eq!(recv(&mut buf, &mut src, Pattern::Bytes(2), "long", None), ok("long"));
-        assert_eq!(recv(&mut buf, &mut src, Pattern::Bytes(0), "", None), ok(""));
-        assert_eq!(recv(&mut buf, &mut src, Pattern::Bytes(9), "", None), partial(NetError::Closed, "45678"));
+        assert_eq!(
+            recv(&mut buf, &mut src, Pattern::Bytes(5), "ab", None),
+            ok("ab123")
+        );
+        assert_eq!(
+            recv(&mut buf, &mut src, Pattern::Bytes(2), "long", None),
+            ok("long")
+        );
+        assert_eq!(
+            recv(&mut buf, &mut src, Pattern::Bytes(0), "", None),
+            ok("")
+        );
+        assert_eq!(
+            recv(&mut buf, &mut src, Pattern::Bytes(9), "", None),
+            partial(NetError::Closed, "45678")
+        );
     }
 
     #[test]
@@ -283,9 +362,19 @@ mod tests {
         let big: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
         let mut src = Script::new(&[&big[..100], &big[100..]], NetError::Closed);
         let mut buf = RecvBuffer::default();
-        let got = buf.receive(&mut src, Pattern::Bytes(150_000), Vec::new(), None, &Deadline::never()).unwrap();
+        let got = buf
+            .receive(
+                &mut src,
+                Pattern::Bytes(150_000),
+                Vec::new(),
+                None,
+                &Deadline::never(),
+            )
+            .unwrap();
         assert_eq!(got, big[..150_000]);
-        let rest = buf.receive(&mut src, Pattern::All, Vec::new(), None, &Deadline::never()).unwrap();
+        let rest = buf
+            .receive(&mut src, Pattern::All, Vec::new(), None, &Deadline::never())
+            .unwrap();
         assert_eq!(rest, big[150_000..]);
     }
 
@@ -293,43 +382,76 @@ mod tests {
     fn all_until_close_and_empty_close_fails() {
         let mut src = Script::new(&[b"a\nb", b"c"], NetError::Closed);
         let mut buf = RecvBuffer::default();
-        assert_eq!(recv(&mut buf, &mut src, Pattern::All, "", None), ok("a\nbc"));
-        assert_eq!(recv(&mut buf, &mut src, Pattern::All, "", None), partial(NetError::Closed, ""));
-        assert_eq!(recv(&mut buf, &mut src, Pattern::All, "p", None), partial(NetError::Closed, "p"));
+        assert_eq!(
+            recv(&mut buf, &mut src, Pattern::All, "", None),
+            ok("a\nbc")
+        );
+        assert_eq!(
+            recv(&mut buf, &mut src, Pattern::All, "", None),
+            partial(NetError::Closed, "")
+        );
+        assert_eq!(
+            recv(&mut buf, &mut src, Pattern::All, "p", None),
+            partial(NetError::Closed, "p")
+        );
     }
 
     #[test]
     fn line_cap_stops_without_losing_bytes() {
         let mut src = Script::new(&[b"abcdef\n"], NetError::Closed);
         let mut buf = RecvBuffer::default();
-        assert_eq!(recv(&mut buf, &mut src, Pattern::Line, "", Some(4)), partial(NetError::Oversized, "abcd"));
-        assert_eq!(recv(&mut buf, &mut src, Pattern::Line, "", Some(4)), ok("ef"));
+        assert_eq!(
+            recv(&mut buf, &mut src, Pattern::Line, "", Some(4)),
+            partial(NetError::Oversized, "abcd")
+        );
+        assert_eq!(
+            recv(&mut buf, &mut src, Pattern::Line, "", Some(4)),
+            ok("ef")
+        );
     }
 
     #[test]
     fn line_exactly_at_cap_succeeds_even_with_crs_after() {
         let mut src = Script::new(&[b"abcd", b"\r\r", b"\nnext"], NetError::Timeout);
         let mut buf = RecvBuffer::default();
-        assert_eq!(recv(&mut buf, &mut src, Pattern::Line, "", Some(4)), ok("abcd"));
+        assert_eq!(
+            recv(&mut buf, &mut src, Pattern::Line, "", Some(4)),
+            ok("abcd")
+        );
     }
 
     #[test]
     fn timeout_at_cap_is_oversized() {
         let mut src = Script::new(&[b"abcd"], NetError::Timeout);
         let mut buf = RecvBuffer::default();
-        assert_eq!(recv(&mut buf, &mut src, Pattern::Line, "", Some(4)), partial(NetError::Oversized, "abcd"));
+        assert_eq!(
+            recv(&mut buf, &mut src, Pattern::Line, "", Some(4)),
+            partial(NetError::Oversized, "abcd")
+        );
         let mut src = Script::new(&[b"abc"], NetError::Timeout);
-        assert_eq!(recv(&mut buf, &mut src, Pattern::Line, "", Some(4)), partial(NetError::Timeout, "abc"));
+        assert_eq!(
+            recv(&mut buf, &mut src, Pattern::Line, "", Some(4)),
+            partial(NetError::Timeout, "abc")
+        );
     }
 
     #[test]
     fn all_at_cap_succeeds_only_if_the_peer_closes_there() {
         let mut src = Script::new(&[b"abcd"], NetError::Closed);
         let mut buf = RecvBuffer::default();
-        assert_eq!(recv(&mut buf, &mut src, Pattern::All, "", Some(4)), ok("abcd"));
+        assert_eq!(
+            recv(&mut buf, &mut src, Pattern::All, "", Some(4)),
+            ok("abcd")
+        );
 
         let mut src = Script::new(&[b"abcdef"], NetError::Closed);
-        assert_eq!(recv(&mut buf, &mut src, Pattern::All, "", Some(4)), partial(NetError::Oversized, "abcd"));
-        assert_eq!(recv(&mut buf, &mut src, Pattern::All, "", Some(4)), ok("ef"));
+        assert_eq!(
+            recv(&mut buf, &mut src, Pattern::All, "", Some(4)),
+            partial(NetError::Oversized, "abcd")
+        );
+        assert_eq!(
+            recv(&mut buf, &mut src, Pattern::All, "", Some(4)),
+            ok("ef")
+        );
     }
 }

@@ -29,7 +29,11 @@ pub fn wait(pollable: &Pollable, deadline: &Deadline) -> NetResult<()> {
             poll(&[pollable, &timer]).contains(&0)
         }
     };
-    if ready { Ok(()) } else { Err(NetError::Timeout) }
+    if ready {
+        Ok(())
+    } else {
+        Err(NetError::Timeout)
+    }
 }
 
 /// Waits for any of `pollables` for at most `limit` (`None`: no limit) and returns the
@@ -53,7 +57,9 @@ pub fn wait_any(pollables: &[&Pollable], limit: Option<Duration>) -> Vec<u32> {
 }
 
 fn ready_now(pollables: &[&Pollable]) -> Vec<u32> {
-    (0..pollables.len() as u32).filter(|&i| pollables[i as usize].ready()).collect()
+    (0..pollables.len() as u32)
+        .filter(|&i| pollables[i as usize].ready())
+        .collect()
 }
 
 fn timer(limit: Duration) -> Pollable {

@@ -49,7 +49,13 @@ pub struct Connection {
 
 impl Connection {
     fn new(socket: TcpSocket, input: InputStream, output: OutputStream) -> Connection {
-        Connection { readable: input.subscribe(), writable: output.subscribe(), input, output, socket }
+        Connection {
+            readable: input.subscribe(),
+            writable: output.subscribe(),
+            input,
+            output,
+            socket,
+        }
     }
 
     /// Whether the host has finished writing what was sent, so dropping will not block.
@@ -106,7 +112,10 @@ struct Pending {
 
 impl Pending {
     fn new(socket: TcpSocket) -> Pending {
-        Pending { pollable: socket.subscribe(), socket }
+        Pending {
+            pollable: socket.subscribe(),
+            socket,
+        }
     }
 
     fn into_socket(self) -> TcpSocket {
@@ -160,7 +169,11 @@ impl Tcp {
             family,
             timeout: Timeout::default(),
             buffer: RecvBuffer::default(),
-            stats: Stats { received: 0.0, sent: 0.0, birth_ns: now_ns() },
+            stats: Stats {
+                received: 0.0,
+                sent: 0.0,
+                birth_ns: now_ns(),
+            },
             connect_error: None,
         }
     }
@@ -201,7 +214,9 @@ impl Tcp {
 
     /// Binds to the first of `host`'s addresses that accepts.
     pub fn bind(&mut self, host: &str, port: u16) -> NetResult<()> {
-        let State::Idle(existing) = &mut self.state else { return Err(NetError::InvalidArgument) };
+        let State::Idle(existing) = &mut self.state else {
+            return Err(NetError::InvalidArgument);
+        };
         let mut last = NetError::NameUnknown;
         for ip in addr::resolve(host, self.family)? {
             let socket = match existing.take() {
@@ -223,7 +238,9 @@ impl Tcp {
     /// Turns a bound master into a server. An unbound one is bound to the wildcard first,
     /// since wasi (unlike BSD) will not listen on an unbound socket.
     pub fn listen(&mut self, backlog: u32) -> NetResult<()> {
-        let State::Idle(existing) = &mut self.state else { return Err(NetError::InvalidArgument) };
+        let State::Idle(existing) = &mut self.state else {
+            return Err(NetError::InvalidArgument);
+        };
         let family = self.family.unwrap_or(Family::Inet4);
         let socket = match existing.take() {
             Some(s) => s,
@@ -260,7 +277,11 @@ impl Tcp {
             State::Listening(_) | State::Closed => return Err(NetError::InvalidArgument),
         }
         let ips = addr::resolve(host, self.family)?;
-        let tries = if deadline.wait_limit(now_ns()).is_some_and(|d| d.is_zero()) { 1 } else { ips.len() };
+        let tries = if deadline.wait_limit(now_ns()).is_some_and(|d| d.is_zero()) {
+            1
+        } else {
+            ips.len()
+        };
         let mut last = NetError::NameUnknown;
         for ip in ips.into_iter().take(tries) {
             match self.connect_to(ip, port, deadline) {
@@ -293,7 +314,8 @@ impl Tcp {
         loop {
             match pending.socket.finish_connect() {
                 Ok((input, output)) => {
-                    self.state = State::Connected(Connection::new(pending.into_socket(), input, output));
+                    self.state =
+                        State::Connected(Connection::new(pending.into_socket(), input, output));
                     return Ok(());
                 }
                 Err(ErrorCode::WouldBlock) => {
@@ -333,7 +355,10 @@ impl Tcp {
     }
 
     /// The connection and what goes with it, finishing a pending connect first.
-    fn connected(&mut self, deadline: &Deadline) -> NetResult<(&mut Connection, &mut RecvBuffer, &mut Stats)> {
+    fn connected(
+        &mut self,
+        deadline: &Deadline,
+    ) -> NetResult<(&mut Connection, &mut RecvBuffer, &mut Stats)> {
         self.finish_pending(deadline)?;
         match &mut self.state {
             State::Connected(conn) => Ok((conn, &mut self.buffer, &mut self.stats)),
@@ -344,13 +369,19 @@ impl Tcp {
 
     /// Waits for a connection and returns it as a new client object (no timeout set).
     pub fn accept(&mut self, deadline: &Deadline) -> NetResult<Tcp> {
-        let State::Listening(listener) = &self.state else { return Err(NetError::InvalidArgument) };
+        let State::Listening(listener) = &self.state else {
+            return Err(NetError::InvalidArgument);
+        };
         loop {
             match listener.socket.accept() {
                 Ok((socket, input, output)) => {
                     let family = Family::from_wasi(socket.address_family());
                     let conn = Connection::new(socket, input, output);
-                    return Ok(Tcp::with_state(Class::Client, State::Connected(conn), Some(family)));
+                    return Ok(Tcp::with_state(
+                        Class::Client,
+                        State::Connected(conn),
+                        Some(family),
+                    ));
                 }
                 Err(ErrorCode::WouldBlock) => wait(&listener.pollable, deadline)?,
                 Err(e) => return Err(e.into()),
@@ -359,10 +390,21 @@ impl Tcp {
     }
 
     /// Receives by `pattern` after `prefix`, bounded by `cap` bytes.
-    pub fn receive(&mut self, pattern: Pattern, prefix: Vec<u8>, cap: Option<usize>, deadline: &Deadline) -> Result<Vec<u8>, Partial> {
+    pub fn receive(
+        &mut self,
+        pattern: Pattern,
+        prefix: Vec<u8>,
+        cap: Option<usize>,
+        deadline: &Deadline,
+    ) -> Result<Vec<u8>, Partial> {
         let (conn, buffer, stats) = match self.connected(deadline) {
             Ok(parts) => parts,
-            Err(error) => return Err(Partial { error, data: prefix }),
+            Err(error) => {
+                return Err(Partial {
+                    error,
+                    data: prefix,
+                });
+            }
         };
         let before = buffer.taken();
         let result = buffer.receive(conn, pattern, prefix, cap, deadline);
@@ -380,7 +422,9 @@ impl Tcp {
     }
 
     pub fn shutdown(&mut self, how: Shutdown) -> NetResult<()> {
-        let State::Connected(conn) = &self.state else { return Err(NetError::NotConnected) };
+        let State::Connected(conn) = &self.state else {
+            return Err(NetError::NotConnected);
+        };
         let how = match how {
             Shutdown::Receive => ShutdownType::Receive,
             Shutdown::Send => ShutdownType::Send,

@@ -29,7 +29,10 @@ impl Timeout {
 
     /// Starts the clock for one call (LuaSocket's `timeout_markstart`).
     pub fn start(self, now_ns: u64) -> Deadline {
-        Deadline { timeout: self, start_ns: now_ns }
+        Deadline {
+            timeout: self,
+            start_ns: now_ns,
+        }
     }
 }
 
@@ -48,7 +51,11 @@ impl Deadline {
 
     /// A deadline that allows no waiting at all.
     pub fn immediate() -> Deadline {
-        Timeout { block: Some(Duration::ZERO), total: None }.start(0)
+        Timeout {
+            block: Some(Duration::ZERO),
+            total: None,
+        }
+        .start(0)
     }
 
     /// How long the next wait may last: `None` = without limit, `Some(ZERO)` = not at all.

@@ -20,7 +20,8 @@ pub fn cache_dir() -> PathBuf {
 
 /// A fresh scratch directory for one test.
 pub fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
@@ -69,7 +70,13 @@ pub fn stderr(out: &Output) -> String {
 
 /// Asserts success and returns stdout.
 pub fn ok(out: &Output) -> String {
-    assert!(out.status.success(), "exit {:?}\nstdout: {}\nstderr: {}", out.status.code(), stdout(out), stderr(out));
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        stdout(out),
+        stderr(out)
+    );
     stdout(out)
 }
 
@@ -83,7 +90,9 @@ impl Lines {
 
     pub fn next(&mut self) -> String {
         let mut line = String::new();
-        self.0.read_line(&mut line).expect("read a line from the script");
+        self.0
+            .read_line(&mut line)
+            .expect("read a line from the script");
         line.trim_end().to_owned()
     }
 }
