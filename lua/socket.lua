@@ -2,6 +2,11 @@
 -- As in LuaSocket, `require "socket"` and `require "socket.core"` are the same table.
 local socket = require("socket.core")
 
+local math, string, setmetatable, type, pcall, select, error =
+    math, string, setmetatable, type, pcall, select, error
+
+-- Creating sockets -----------------------------------------------------------------
+
 -- Connects a new TCP object to address:port, optionally bound to a local address first.
 -- `family` ("inet" or "inet6") pins the address family; nil lets the address decide.
 function socket.connect(address, port, laddress, lport, family)
@@ -28,16 +33,136 @@ function socket.connect6(address, port, laddress, lport)
     return socket.connect(address, port, laddress, lport, "inet6")
 end
 
--- A server socket bound to host:port and listening, as LuaSocket's socket.bind makes it.
+-- A server socket bound to host:port and listening, as LuaSocket's socket.bind makes it:
+-- "*" is every IPv4 address; each address the host resolves to is tried in turn.
 function socket.bind(host, port, backlog)
-    local sock, err = socket.tcp()
-    if not sock then return nil, err end
-    local ok
-    ok, err = sock:bind(host, port)
-    if not ok then sock:close(); return nil, err end
-    ok, err = sock:listen(backlog or 32)
-    if not ok then sock:close(); return nil, err end
-    return sock
+    if host == "*" then host = "0.0.0.0" end
+    local addresses, err = socket.dns.getaddrinfo(host)
+    if not addresses then return nil, err end
+    for _, a in ipairs(addresses) do
+        local sock
+        sock, err = (a.family == "inet6" and socket.tcp6 or socket.tcp4)()
+        if not sock then return nil, err end
+        sock:setoption("reuseaddr", true)
+        local ok
+        ok, err = sock:bind(a.addr, port)
+        if ok then
+            ok, err = sock:listen(backlog or 32)
+            if ok then return sock end
+        end
+        sock:close()
+    end
+    return nil, err
 end
+
+-- Exceptions: try / newtry / protect ------------------------------------------------
+-- `try` raises its second argument, wrapped, when its first is nil or false; `protect`
+-- turns exactly those errors back into `nil, message` and lets every other error through.
+-- Pure Lua over pcall, so protected functions may yield (Lua 5.4's pcall is yieldable).
+
+local failure = {
+    __tostring = function(e) return tostring(e[1]) end,
+}
+
+function socket.newtry(finalizer)
+    return function(...)
+        if not (...) then
+            if finalizer then finalizer() end
+            error(setmetatable({ (select(2, ...)) }, failure), 0)
+        end
+        return ...
+    end
+end
+
+local function unwrap(ok, ...)
+    if ok then return ... end
+    local err = ...
+    if type(err) == "table" and getmetatable(err) == failure then return nil, err[1] end
+    error(err, 0)
+end
+
+function socket.protect(f)
+    return function(...) return unwrap(pcall(f, ...)) end
+end
+
+socket.try = socket.newtry()
+
+-- Drops the first `d` arguments.
+function socket.skip(d, ...)
+    return select(d + 1, ...)
+end
+
+-- A function that picks an entry of `t` by its first argument ("default" when nil).
+function socket.choose(t)
+    return function(name, opt1, opt2)
+        if type(name) ~= "string" then
+            name, opt1, opt2 = "default", name, opt1
+        end
+        local f = t[name or "nil"]
+        if not f then error("unknown key (" .. tostring(name) .. ")", 3) end
+        return f(opt1, opt2)
+    end
+end
+
+-- LTN12 sources and sinks over sockets ---------------------------------------------
+
+socket.BLOCKSIZE = 2048
+
+local sinkt, sourcet = {}, {}
+socket.sinkt, socket.sourcet = sinkt, sourcet
+
+-- What select needs to wait on a source or sink as on its socket.
+local function selectable(sock, call)
+    return setmetatable({
+        getfd = function() return sock:getfd() end,
+        dirty = function() return sock:dirty() end,
+    }, { __call = call })
+end
+
+sinkt["close-when-done"] = function(sock)
+    return selectable(sock, function(_, chunk)
+        if chunk then return sock:send(chunk) end
+        sock:close()
+        return 1
+    end)
+end
+
+sinkt["keep-open"] = function(sock)
+    return selectable(sock, function(_, chunk)
+        if chunk then return sock:send(chunk) end
+        return 1
+    end)
+end
+
+sinkt["default"] = sinkt["keep-open"]
+socket.sink = socket.choose(sinkt)
+
+sourcet["by-length"] = function(sock, length)
+    return selectable(sock, function()
+        if length <= 0 then return nil end
+        local chunk, err = sock:receive(math.min(socket.BLOCKSIZE, length))
+        if err then return nil, err end
+        length = length - #chunk
+        return chunk
+    end)
+end
+
+sourcet["until-closed"] = function(sock)
+    local done = false
+    return selectable(sock, function()
+        if done then return nil end
+        local chunk, err, partial = sock:receive(socket.BLOCKSIZE)
+        if not err then return chunk end
+        if err == "closed" then
+            sock:close()
+            done = true
+            return partial
+        end
+        return nil, err
+    end)
+end
+
+sourcet["default"] = sourcet["until-closed"]
+socket.source = socket.choose(sourcet)
 
 return socket

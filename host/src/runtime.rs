@@ -93,6 +93,9 @@ pub struct RunResult {
     pub outcome: Outcome,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
+    /// Host resources (sockets, streams, pollables…) the instance still held when the
+    /// call returned: what a leak would grow.
+    pub resources: usize,
 }
 
 /// The wasi context and resource table, apart from the rest of the state so the name
@@ -244,10 +247,12 @@ impl Runtime {
         let (stdout, stderr) = output
             .map(|(o, e)| (o.contents().to_vec(), e.contents().to_vec()))
             .unwrap_or_default();
+        let resources = store.data_mut().wasi.table.iter_mut().count();
         Ok(RunResult {
             outcome,
             stdout,
             stderr,
+            resources,
         })
     }
 

@@ -177,6 +177,68 @@ impl Args {
         }
     }
 
+    pub fn is_boolean(&self, arg: c_int) -> bool {
+        self.type_of(arg) == ffi::LUA_TBOOLEAN
+    }
+
+    pub fn is_table(&self, arg: c_int) -> bool {
+        self.type_of(arg) == ffi::LUA_TTABLE
+    }
+
+    /// Pushes `t[key]` for the table at `arg`, without metamethods (so it cannot raise).
+    pub fn push_raw_field(&self, arg: c_int, key: &CStr) {
+        let arg = self.absolute(arg);
+        unsafe {
+            ffi::lua_pushstring(self.state, key.as_ptr());
+            ffi::lua_rawget(self.state, arg);
+        }
+    }
+
+    /// Pushes `t[i]` for the table at `arg`, without metamethods.
+    pub fn push_raw_index(&self, arg: c_int, i: i64) -> c_int {
+        unsafe { ffi::lua_rawgeti(self.state, arg, i) }
+    }
+
+    /// Sets `t[key] = top` for the table at `arg`, popping the value.
+    pub fn set_field(&self, arg: c_int, key: &CStr) {
+        let arg = self.absolute(arg);
+        unsafe { ffi::lua_setfield(self.state, arg, key.as_ptr()) }
+    }
+
+    /// `t[i] = top`, popping the value.
+    pub fn set_index(&self, arg: c_int, i: i64) {
+        let arg = self.absolute(arg);
+        unsafe { ffi::lua_rawseti(self.state, arg, i) }
+    }
+
+    /// `t[k] = v` with k and v the two top values, popping both.
+    pub fn set_raw(&self, arg: c_int) {
+        let arg = self.absolute(arg);
+        unsafe { ffi::lua_rawset(self.state, arg) }
+    }
+
+    pub fn new_table(&self, narr: c_int, nrec: c_int) {
+        unsafe { ffi::lua_createtable(self.state, narr, nrec) }
+    }
+
+    pub fn pop(&self, n: c_int) {
+        unsafe { ffi::lua_pop(self.state, n) }
+    }
+
+    /// Makes sure `n` more slots fit on the stack.
+    pub fn check_stack(&self, n: c_int) -> bool {
+        unsafe { ffi::lua_checkstack(self.state, n) != 0 }
+    }
+
+    /// An index that stays valid while the stack grows.
+    pub fn absolute(&self, arg: c_int) -> c_int {
+        if arg < 0 && arg > ffi::LUA_REGISTRYINDEX {
+            self.top() + arg + 1
+        } else {
+            arg
+        }
+    }
+
     pub fn boolean(&self, arg: c_int) -> bool {
         unsafe { ffi::lua_toboolean(self.state, arg) != 0 }
     }

@@ -3,15 +3,26 @@
 //! files under `lua/`, compiled into the component.
 
 pub mod api;
+mod dns;
+mod options;
+mod select;
 mod socket;
 mod tcp;
+mod timeout;
+mod udp;
 
 use mlua::{Lua, Table};
 
 use api::cfunction;
 
 /// The Lua modules shipped in the component: `require` name and source.
-const MODULES: &[(&str, &str)] = &[("socket", include_str!("../../lua/socket.lua"))];
+const MODULES: &[(&str, &str)] = &[
+    ("socket", include_str!("../../lua/socket.lua")),
+    (
+        "socket.headers",
+        include_str!("../../lua/socket/headers.lua"),
+    ),
+];
 
 /// Makes LuaSocket's modules loadable. They go into `package.preload`, so they take
 /// precedence over any same-named file on `package.path`, as a built-in should.

@@ -5,7 +5,7 @@ use std::ffi::c_int;
 use std::time::Duration;
 
 use super::api::{Args, Entry, LuaResult, cfunction, ffi, set_functions};
-use super::tcp;
+use super::{dns, select, tcp, udp};
 use crate::net::addr::Family;
 use crate::net::poll;
 
@@ -18,6 +18,10 @@ pub fn open(args: &Args) -> LuaResult<c_int> {
         (c"tcp", cfunction!(tcp_unspec)),
         (c"tcp4", cfunction!(tcp4)),
         (c"tcp6", cfunction!(tcp6)),
+        (c"udp", cfunction!(udp_unspec)),
+        (c"udp4", cfunction!(udp4)),
+        (c"udp6", cfunction!(udp6)),
+        (c"select", cfunction!(select::select)),
     ];
     unsafe {
         ffi::lua_createtable(state, 0, 16);
@@ -27,7 +31,21 @@ pub fn open(args: &Args) -> LuaResult<c_int> {
         ffi::lua_pushstring(state, c"LuaSocket 3.1.0".as_ptr());
         ffi::lua_setfield(state, -2, c"_VERSION".as_ptr());
     }
+    let constants: &[(&std::ffi::CStr, f64)] = &[
+        (c"_SETSIZE", select::SETSIZE as f64),
+        (c"_DATAGRAMSIZE", crate::net::udp::DATAGRAM_SIZE as f64),
+        (c"_SOCKETINVALID", crate::net::id::INVALID as f64),
+    ];
+    for (name, value) in constants {
+        // Integers, as LuaSocket pushes them.
+        args.push_integer(*value as i64);
+        args.set_field(-2, name);
+    }
+    dns::push_table(args);
+    args.set_field(-2, c"dns");
+    select::init(args);
     tcp::register(args);
+    udp::register(args);
     Ok(1)
 }
 
@@ -58,4 +76,16 @@ fn tcp4(args: &Args) -> LuaResult<c_int> {
 
 fn tcp6(args: &Args) -> LuaResult<c_int> {
     tcp::create(args, Some(Family::Inet6))
+}
+
+fn udp_unspec(args: &Args) -> LuaResult<c_int> {
+    udp::create(args, None)
+}
+
+fn udp4(args: &Args) -> LuaResult<c_int> {
+    udp::create(args, Some(Family::Inet4))
+}
+
+fn udp6(args: &Args) -> LuaResult<c_int> {
+    udp::create(args, Some(Family::Inet6))
 }

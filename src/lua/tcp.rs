@@ -6,12 +6,15 @@
 use std::ffi::{CStr, c_int};
 
 use super::api::{Args, Entry, LuaResult, Raise, cfunction, collect, register_class};
+use super::options as opt_args;
+use super::select::remember_fd;
 use crate::net::NetError;
 use crate::net::addr::{self, Family};
 use crate::net::buffer::{Partial, Pattern};
+use crate::net::options::Proto;
 use crate::net::poll::now_ns;
 use crate::net::tcp::{Class, Shutdown, Tcp};
-use crate::net::timeout::{Deadline, Timeout};
+use crate::net::timeout::Deadline;
 
 const MASTER: &CStr = c"tcp{master}";
 const CLIENT: &CStr = c"tcp{client}";
@@ -34,6 +37,11 @@ fn class_name(class: Class) -> &'static CStr {
         Class::Client => CLIENT,
         Class::Server => SERVER,
     }
+}
+
+/// The TCP object at `arg`, if it is one.
+pub fn test(args: &Args, arg: c_int) -> Option<*mut Tcp> {
+    args.test_object::<Tcp>(arg, ANY)
 }
 
 fn any(args: &Args) -> LuaResult<&mut Tcp> {
@@ -61,6 +69,8 @@ pub fn register(args: &Args) {
         (c"connect", cfunction!(connect)),
         (c"dirty", cfunction!(dirty)),
         (c"getfamily", cfunction!(getfamily)),
+        (c"getfd", cfunction!(getfd)),
+        (c"getoption", cfunction!(getoption)),
         (c"getpeername", cfunction!(getpeername)),
         (c"getsockname", cfunction!(getsockname)),
         (c"getstats", cfunction!(getstats)),
@@ -68,6 +78,8 @@ pub fn register(args: &Args) {
         (c"listen", cfunction!(listen)),
         (c"receive", cfunction!(receive)),
         (c"send", cfunction!(send)),
+        (c"setfd", cfunction!(setfd)),
+        (c"setoption", cfunction!(setoption)),
         (c"setstats", cfunction!(setstats)),
         (c"settimeout", cfunction!(settimeout)),
         (c"shutdown", cfunction!(shutdown)),
@@ -85,7 +97,9 @@ pub fn register(args: &Args) {
 pub fn create(args: &Args, family: Option<Family>) -> LuaResult<c_int> {
     match Tcp::new(family) {
         Ok(tcp) => {
+            let fd = tcp.fd();
             args.push_object(tcp, MASTER);
+            remember_fd(args, -1, fd);
             Ok(1)
         }
         Err(e) => Ok(args.fail(e.as_str())),
@@ -151,7 +165,9 @@ fn accept(args: &Args) -> LuaResult<c_int> {
     let deadline = tcp.deadline();
     match tcp.accept(&deadline) {
         Ok(client) => {
+            let fd = client.fd();
             args.push_object(client, CLIENT);
+            remember_fd(args, -1, fd);
             Ok(1)
         }
         Err(e) => Ok(args.fail(e.as_str())),
@@ -295,21 +311,12 @@ fn shutdown(args: &Args) -> LuaResult<c_int> {
 
 fn settimeout(args: &Args) -> LuaResult<c_int> {
     let tcp = any(args)?;
-    let limit = Timeout::from_secs(args.opt_number(2)?);
-    match args.opt_bytes(3)?.unwrap_or(b"b").first() {
-        Some(b'b') => tcp.timeout.block = limit,
-        Some(b'r' | b't') => tcp.timeout.total = limit,
-        _ => return Err(Raise::Arg(3, "invalid timeout mode".into())),
-    }
-    args.push_number(1.0);
-    Ok(1)
+    super::timeout::set(args, &mut tcp.timeout)
 }
 
 fn gettimeout(args: &Args) -> LuaResult<c_int> {
     let tcp = any(args)?;
-    args.push_number(Timeout::as_secs(tcp.timeout.block));
-    args.push_number(Timeout::as_secs(tcp.timeout.total));
-    Ok(2)
+    super::timeout::get(args, &tcp.timeout)
 }
 
 fn dirty(args: &Args) -> LuaResult<c_int> {
@@ -387,4 +394,41 @@ mod tests {
         assert_eq!(string_range(5, 100.0, -1.0), (100, 5));
         assert_eq!(string_range(5, -100.0, 2.0), (1, 2));
     }
+}
+
+fn getfd(args: &Args) -> LuaResult<c_int> {
+    let fd = any(args)?.fd();
+    args.push_number(fd as f64);
+    Ok(1)
+}
+
+fn setfd(args: &Args) -> LuaResult<c_int> {
+    let tcp = any(args)?;
+    let fd = args.number(2)? as i64;
+    tcp.set_fd(fd);
+    if fd >= 0 {
+        remember_fd(args, 1, fd);
+    }
+    Ok(0)
+}
+
+fn setoption(args: &Args) -> LuaResult<c_int> {
+    let tcp = any(args)?;
+    let opt = opt_args::name(args, Proto::Tcp)?;
+    let value = opt_args::value(args, opt)?;
+    Ok(opt_args::push_set(args, tcp.set_option(opt, value)))
+}
+
+fn getoption(args: &Args) -> LuaResult<c_int> {
+    let tcp = any(args)?;
+    // "error" is read-only: the last connect failure.
+    if args.bytes(2)? == b"error" {
+        match tcp.connect_error() {
+            Some(e) => args.push_str(e.as_str()),
+            None => args.push_nil(),
+        }
+        return Ok(1);
+    }
+    let opt = opt_args::name(args, Proto::Tcp)?;
+    Ok(opt_args::push_value(args, tcp.get_option(opt)))
 }

@@ -110,23 +110,6 @@ pub fn parse_literal(host: &str) -> Option<IpAddr> {
 /// A port as LuaSocket takes it, a string for getaddrinfo: digits, or one of the
 /// well-known service names (WASI has no services database to ask).
 pub fn parse_port(port: &str) -> NetResult<u16> {
-    const SERVICES: &[(&str, u16)] = &[
-        ("echo", 7),
-        ("ftp-data", 20),
-        ("ftp", 21),
-        ("ssh", 22),
-        ("telnet", 23),
-        ("smtp", 25),
-        ("domain", 53),
-        ("http", 80),
-        ("pop3", 110),
-        ("nntp", 119),
-        ("imap", 143),
-        ("https", 443),
-        ("submission", 587),
-        ("imaps", 993),
-        ("pop3s", 995),
-    ];
     if let Ok(n) = port.parse::<u16>() {
         return Ok(n);
     }
@@ -142,6 +125,33 @@ pub fn parse_port(port: &str) -> NetResult<u16> {
         .find(|(name, _)| *name == port)
         .map(|&(_, n)| n)
         .ok_or(NetError::NameUnknown)
+}
+
+/// The well-known services, for names in place of port numbers and back.
+const SERVICES: &[(&str, u16)] = &[
+    ("echo", 7),
+    ("ftp-data", 20),
+    ("ftp", 21),
+    ("ssh", 22),
+    ("telnet", 23),
+    ("smtp", 25),
+    ("domain", 53),
+    ("http", 80),
+    ("pop3", 110),
+    ("nntp", 119),
+    ("imap", 143),
+    ("https", 443),
+    ("submission", 587),
+    ("imaps", 993),
+    ("pop3s", 995),
+];
+
+/// The name of a well-known port.
+pub fn service_of(port: u16) -> Option<&'static str> {
+    SERVICES
+        .iter()
+        .find(|&&(_, p)| p == port)
+        .map(|&(name, _)| name)
 }
 
 /// The addresses `host` stands for, in the resolver's order, restricted to `family` when

@@ -10,7 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use wasip2::io::poll::Pollable;
 use wasip2::io::streams::{InputStream, OutputStream, StreamError};
-use wasip2::sockets::network::ErrorCode;
+use wasip2::sockets::network::{ErrorCode, IpAddressFamily};
 use wasip2::sockets::tcp::{ShutdownType, TcpSocket};
 use wasip2::sockets::tcp_create_socket::create_tcp_socket;
 
@@ -18,7 +18,10 @@ use super::addr::{self, Family, with_network};
 use super::buffer::{Partial, Pattern, RecvBuffer, Source};
 use super::closing;
 use super::error::{NetError, NetResult};
+use super::id;
+use super::options::{self, OptValue, OptionTarget, Refusal, Remembered, SockOpt, secs_to_ns};
 use super::poll::{now_ns, wait};
+use super::select::{Interest, Selectable};
 use super::timeout::{Deadline, Timeout};
 
 /// LuaSocket's TCP classes: what an object currently is and may do.
@@ -135,6 +138,18 @@ enum State {
     Closed,
 }
 
+impl State {
+    /// The wasi socket, once there is one.
+    fn socket(&self) -> Option<&TcpSocket> {
+        match self {
+            State::Idle(s) => s.as_ref(),
+            State::Connecting(p) | State::Listening(p) => Some(&p.socket),
+            State::Connected(c) => Some(&c.socket),
+            State::Closed => None,
+        }
+    }
+}
+
 /// Byte counters for `getstats`/`setstats`.
 #[derive(Debug, Clone, Copy)]
 pub struct Stats {
@@ -152,13 +167,18 @@ pub struct Tcp {
     stats: Stats,
     /// The last connect failure, for `getoption("error")`.
     connect_error: Option<NetError>,
+    options: Remembered,
+    /// What `getfd` reports.
+    id: i64,
 }
 
 impl Tcp {
     /// A master object; `family` None defers the choice to the first bind or connect.
     pub fn new(family: Option<Family>) -> NetResult<Tcp> {
         closing::sweep();
-        let socket = family.map(create).transpose()?;
+        let socket = family
+            .map(|f| create(f, &Remembered::default()))
+            .transpose()?;
         Ok(Tcp::with_state(Class::Master, State::Idle(socket), family))
     }
 
@@ -175,7 +195,42 @@ impl Tcp {
                 birth_ns: now_ns(),
             },
             connect_error: None,
+            options: Remembered::default(),
+            id: id::next(),
         }
+    }
+
+    /// The descriptor number `getfd` reports; `id::INVALID` once closed.
+    pub fn fd(&self) -> i64 {
+        if self.is_closed() {
+            id::INVALID
+        } else {
+            self.id
+        }
+    }
+
+    /// `setfd`: only changes what `getfd` reports, except that `_SOCKETINVALID` detaches
+    /// the object from its connection, which is then closed (there is nothing to hand a
+    /// descriptor over to).
+    pub fn set_fd(&mut self, fd: i64) {
+        if fd == id::INVALID {
+            self.close();
+        } else {
+            self.id = fd;
+        }
+    }
+
+    pub fn set_option(&mut self, opt: SockOpt, value: OptValue) -> NetResult<()> {
+        let target = self.state.socket().map(|s| s as &dyn OptionTarget);
+        options::set(&mut self.options, target, opt, value)
+    }
+
+    pub fn get_option(&self, opt: SockOpt) -> NetResult<OptValue> {
+        options::get(
+            &self.options,
+            self.state.socket().map(|s| s as &dyn OptionTarget),
+            opt,
+        )
     }
 
     pub fn class(&self) -> Class {
@@ -221,7 +276,7 @@ impl Tcp {
         for ip in addr::resolve(host, self.family)? {
             let socket = match existing.take() {
                 Some(s) if Family::of(&ip) == self.family.unwrap_or(Family::of(&ip)) => s,
-                _ => create(Family::of(&ip))?,
+                _ => create(Family::of(&ip), &self.options)?,
             };
             match bind_socket(&socket, SocketAddr::new(ip, port)) {
                 Ok(()) => {
@@ -244,7 +299,7 @@ impl Tcp {
         let family = self.family.unwrap_or(Family::Inet4);
         let socket = match existing.take() {
             Some(s) => s,
-            None => create(family)?,
+            None => create(family, &self.options)?,
         };
         if socket.local_address().is_err() {
             bind_socket(&socket, SocketAddr::new(family.any(), 0))?;
@@ -276,6 +331,8 @@ impl Tcp {
             State::Connected(_) => return Err(NetError::AlreadyConnected),
             State::Listening(_) | State::Closed => return Err(NetError::InvalidArgument),
         }
+        // LuaSocket makes the object a client whatever the outcome, even a failed lookup.
+        self.class = Class::Client;
         let ips = addr::resolve(host, self.family)?;
         let tries = if deadline.wait_limit(now_ns()).is_some_and(|d| d.is_zero()) {
             1
@@ -301,12 +358,10 @@ impl Tcp {
         let family = Family::of(&ip);
         let socket = match std::mem::replace(&mut self.state, State::Idle(None)) {
             State::Idle(Some(s)) if self.family == Some(family) => s,
-            _ => create(family)?,
+            _ => create(family, &self.options)?,
         };
         with_network(|net| socket.start_connect(net, addr::to_wasi(SocketAddr::new(ip, port))))?;
         self.family = Some(family);
-        // The object is a client from here on, even if the attempt fails or is pending.
-        self.class = Class::Client;
         self.await_connect(Pending::new(socket), deadline)
     }
 
@@ -434,12 +489,7 @@ impl Tcp {
     }
 
     pub fn local_address(&self) -> NetResult<SocketAddr> {
-        let socket = match &self.state {
-            State::Idle(Some(s)) => s,
-            State::Connecting(p) | State::Listening(p) => &p.socket,
-            State::Connected(c) => &c.socket,
-            State::Idle(None) | State::Closed => return Err(NetError::NotConnected),
-        };
+        let socket = self.state.socket().ok_or(NetError::NotConnected)?;
         Ok(addr::from_wasi(socket.local_address()?))
     }
 
@@ -465,8 +515,74 @@ impl Drop for Tcp {
     }
 }
 
-fn create(family: Family) -> NetResult<TcpSocket> {
-    Ok(create_tcp_socket(family.to_wasi())?)
+/// A new wasi socket, with the options set before it existed.
+fn create(family: Family, pending: &Remembered) -> NetResult<TcpSocket> {
+    let socket = create_tcp_socket(family.to_wasi())?;
+    options::apply_pending(pending, &socket);
+    Ok(socket)
+}
+
+impl OptionTarget for TcpSocket {
+    fn apply(&self, opt: SockOpt, value: &OptValue) -> Result<(), Refusal> {
+        let done = match (opt, value) {
+            (SockOpt::KeepAlive, OptValue::Bool(on)) => self.set_keep_alive_enabled(*on),
+            (SockOpt::KeepIdle, OptValue::Int(s)) => {
+                self.set_keep_alive_idle_time(secs_to_ns(*s).ok_or(Refusal)?)
+            }
+            (SockOpt::KeepInterval, OptValue::Int(s)) => {
+                self.set_keep_alive_interval(secs_to_ns(*s).ok_or(Refusal)?)
+            }
+            (SockOpt::KeepCount, OptValue::Int(n)) => {
+                self.set_keep_alive_count(u32::try_from(*n).map_err(|_| Refusal)?)
+            }
+            (SockOpt::RecvBufferSize, OptValue::Int(n)) => {
+                self.set_receive_buffer_size(u64::try_from(*n).map_err(|_| Refusal)?)
+            }
+            (SockOpt::SendBufferSize, OptValue::Int(n)) => {
+                self.set_send_buffer_size(u64::try_from(*n).map_err(|_| Refusal)?)
+            }
+            // wasi sockets are always IPv6-only; asking for that is fine, undoing it is not.
+            (SockOpt::V6Only, OptValue::Bool(true))
+                if self.address_family() == IpAddressFamily::Ipv6 =>
+            {
+                Ok(())
+            }
+            _ => return Err(Refusal),
+        };
+        done.map_err(|_| Refusal)
+    }
+
+    fn read(&self, opt: SockOpt) -> Result<OptValue, Refusal> {
+        let secs = |ns: u64| OptValue::Int((ns / 1_000_000_000) as i64);
+        let value = match opt {
+            SockOpt::KeepAlive => self.keep_alive_enabled().map(OptValue::Bool),
+            SockOpt::KeepIdle => self.keep_alive_idle_time().map(secs),
+            SockOpt::KeepInterval => self.keep_alive_interval().map(secs),
+            SockOpt::KeepCount => self.keep_alive_count().map(|n| OptValue::Int(i64::from(n))),
+            SockOpt::RecvBufferSize => self.receive_buffer_size().map(|n| OptValue::Int(n as i64)),
+            SockOpt::SendBufferSize => self.send_buffer_size().map(|n| OptValue::Int(n as i64)),
+            SockOpt::V6Only if self.address_family() == IpAddressFamily::Ipv6 => {
+                Ok(OptValue::Bool(true))
+            }
+            _ => return Err(Refusal),
+        };
+        value.map_err(|_| Refusal)
+    }
+}
+
+impl Selectable for Tcp {
+    fn ready_now(&self, interest: Interest) -> bool {
+        interest == Interest::Read && self.buffer.has_data()
+    }
+
+    fn pollable(&self, interest: Interest) -> Option<&Pollable> {
+        match (&self.state, interest) {
+            (State::Connected(c), Interest::Read) => Some(&c.readable),
+            (State::Connected(c), Interest::Write) => Some(&c.writable),
+            (State::Listening(p), Interest::Read) | (State::Connecting(p), _) => Some(&p.pollable),
+            _ => None,
+        }
+    }
 }
 
 fn bind_socket(socket: &TcpSocket, address: SocketAddr) -> NetResult<()> {

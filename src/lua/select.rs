@@ -1,0 +1,208 @@
+//! `socket.select` and the descriptor registry behind it.
+//!
+//! LuaSocket's select accepts any object with `getfd` and `dirty` methods (wrappers such
+//! as TLS connections). Without real descriptors, a number from `getfd` is looked up in a
+//! weak registry table, descriptor → socket, kept up to date as sockets are created.
+
+use std::ffi::{CStr, c_int};
+use std::time::Duration;
+
+use super::api::{Args, LuaResult, Raise, ffi};
+use super::{tcp, udp};
+use crate::net::select::{Selectable, select as core_select};
+
+/// The most entries one `select` table may hold: LuaSocket's `_SETSIZE`. There is no
+/// descriptor set behind it, only a list of pollables; this bounds the work per call.
+pub const SETSIZE: usize = 65536;
+
+const FDS: &CStr = c"luasocket-wasi.fds";
+const FOREIGN_KEY: &CStr = c"luasocket-wasi.foreign";
+
+/// Asks a foreign object for its descriptor and dirtiness, under `pcall`.
+const FOREIGN: &CStr = c"local o = ...
+local t = type(o)
+if (t ~= 'table' and t ~= 'userdata') or not o.getfd then return nil, false end
+local fd = o:getfd()
+local dirty = false
+if o.dirty then dirty = o:dirty() end
+return fd, dirty";
+
+/// Creates the registry table and the foreign-object check. Called by
+/// `luaopen_socket_core`.
+pub fn init(args: &Args) {
+    let state = args.state();
+    unsafe {
+        if ffi::luaL_loadstring(state, FOREIGN.as_ptr()) == ffi::LUA_OK {
+            ffi::lua_setfield(state, ffi::LUA_REGISTRYINDEX, FOREIGN_KEY.as_ptr());
+        } else {
+            ffi::lua_pop(state, 1);
+        }
+        ffi::lua_createtable(state, 0, 0);
+        ffi::lua_createtable(state, 0, 1);
+        ffi::lua_pushstring(state, c"v".as_ptr());
+        ffi::lua_setfield(state, -2, c"__mode".as_ptr());
+        ffi::lua_setmetatable(state, -2);
+        ffi::lua_setfield(state, ffi::LUA_REGISTRYINDEX, FDS.as_ptr());
+    }
+}
+
+/// Records the object at `arg` under descriptor `fd`.
+pub fn remember_fd(args: &Args, arg: c_int, fd: i64) {
+    let arg = args.absolute(arg);
+    unsafe {
+        ffi::lua_getfield(args.state(), ffi::LUA_REGISTRYINDEX, FDS.as_ptr());
+        ffi::lua_pushvalue(args.state(), arg);
+        ffi::lua_rawseti(args.state(), -2, fd);
+        ffi::lua_pop(args.state(), 1);
+    }
+}
+
+/// Pushes the socket registered under `fd`, or nil.
+fn push_by_fd(args: &Args, fd: i64) {
+    unsafe {
+        ffi::lua_getfield(args.state(), ffi::LUA_REGISTRYINDEX, FDS.as_ptr());
+        ffi::lua_rawgeti(args.state(), -1, fd);
+        ffi::lua_remove(args.state(), -2);
+    }
+}
+
+/// A `select` entry: where its original value and its socket sit on the stack.
+struct Entry {
+    original: c_int,
+    target: *const dyn Selectable,
+    dirty: bool,
+}
+
+/// The socket behind the value on top of the stack, if it is one of ours and open.
+fn native(args: &Args) -> Option<*const dyn Selectable> {
+    if let Some(t) = tcp::test(args, -1) {
+        // SAFETY: a live userdata, anchored on the stack for the whole call.
+        return (!unsafe { &*t }.is_closed()).then_some(t as *const dyn Selectable);
+    }
+    if let Some(u) = udp::test(args, -1) {
+        return (!unsafe { &*u }.is_closed()).then_some(u as *const dyn Selectable);
+    }
+    None
+}
+
+/// Resolves every entry of the table at `arg`, leaving each original value and its
+/// socket anchored on the stack.
+fn gather(args: &Args, arg: c_int) -> LuaResult<Vec<Entry>> {
+    let mut entries = Vec::new();
+    if args.is_none_or_nil(arg) {
+        return Ok(entries);
+    }
+    if !args.is_table(arg) {
+        return Err(Raise::Type(arg, c"table"));
+    }
+    for i in 1.. {
+        if !args.check_stack(4) {
+            return Err(Raise::Arg(arg, "too many sockets".into()));
+        }
+        if args.push_raw_index(arg, i) == ffi::LUA_TNIL {
+            args.pop(1);
+            break;
+        }
+        if i as usize > SETSIZE {
+            return Err(Raise::Arg(arg, "too many sockets".into()));
+        }
+        let original = args.top();
+        if let Some(target) = native(args) {
+            entries.push(Entry {
+                original,
+                target,
+                dirty: false,
+            });
+            continue;
+        }
+        // A foreign object: ask it, then find the socket its descriptor names.
+        let (fd, dirty) = foreign(args, original)?;
+        let Some(fd) = fd else { continue };
+        push_by_fd(args, fd);
+        match native(args) {
+            Some(target) => entries.push(Entry {
+                original,
+                target,
+                dirty,
+            }),
+            None => args.pop(1),
+        }
+    }
+    Ok(entries)
+}
+
+/// `obj:getfd(), obj:dirty()` for the value at `index`, errors propagated as messages.
+fn foreign(args: &Args, index: c_int) -> LuaResult<(Option<i64>, bool)> {
+    let state = args.state();
+    unsafe {
+        if ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, FOREIGN_KEY.as_ptr())
+            != ffi::LUA_TFUNCTION
+        {
+            ffi::lua_pop(state, 1);
+            return Err(Raise::Message(
+                "select: the foreign-object check is missing".into(),
+            ));
+        }
+        ffi::lua_pushvalue(state, index);
+        if ffi::lua_pcall(state, 1, 2, 0) != ffi::LUA_OK {
+            let message = args
+                .opt_str(-1)
+                .ok()
+                .flatten()
+                .map_or_else(|| "error in getfd".into(), |m| m.into_owned());
+            args.pop(1);
+            return Err(Raise::Message(message));
+        }
+    }
+    let fd = args.to_number(-2).map(|n| n as i64).filter(|&n| n >= 0);
+    let dirty = args.boolean(-1);
+    args.pop(2);
+    Ok((fd, dirty))
+}
+
+/// `socket.select(recvt, sendt[, timeout])` → readable, writable, err.
+pub fn select(args: &Args) -> LuaResult<c_int> {
+    let timeout = args.opt_number(3)?;
+    let limit = match timeout {
+        Some(t) if t >= 0.0 => Some(Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX)),
+        _ => None,
+    };
+    let reads = gather(args, 1)?;
+    let writes = gather(args, 2)?;
+    let dirty = reads.iter().any(|e| e.dirty);
+    // SAFETY: every target is anchored on the stack until this function returns.
+    let read_refs: Vec<&dyn Selectable> = reads.iter().map(|e| unsafe { &*e.target }).collect();
+    let write_refs: Vec<&dyn Selectable> = writes.iter().map(|e| unsafe { &*e.target }).collect();
+    let (mut readable, writable) = core_select(
+        &read_refs,
+        &write_refs,
+        if dirty { Some(Duration::ZERO) } else { limit },
+    );
+    for (i, e) in reads.iter().enumerate() {
+        if e.dirty && !readable.contains(&i) {
+            readable.push(i);
+        }
+    }
+    readable.sort_unstable();
+    push_result(args, &reads, &readable);
+    push_result(args, &writes, &writable);
+    if readable.is_empty() && writable.is_empty() {
+        args.push_str("timeout");
+    } else {
+        args.push_nil();
+    }
+    Ok(3)
+}
+
+/// A result table: `t[k] = obj` and `t[obj] = k`.
+fn push_result(args: &Args, entries: &[Entry], ready: &[usize]) {
+    args.new_table(ready.len() as c_int, ready.len() as c_int);
+    for (k, &i) in ready.iter().enumerate() {
+        let k = k as i64 + 1;
+        args.push_value(entries[i].original);
+        args.set_index(-2, k);
+        args.push_value(entries[i].original);
+        args.push_number(k as f64);
+        args.set_raw(-3);
+    }
+}

@@ -1,0 +1,293 @@
+//! The Lua face of [`net::udp::Udp`], shaped as LuaSocket's `udp.c`: classes
+//! `udp{unconnected}` and `udp{connected}`, switched by `setpeername`.
+
+use std::ffi::{CStr, c_int};
+use std::net::SocketAddr;
+
+use super::api::{Args, Entry, LuaResult, cfunction, collect, register_class};
+use super::options as opt_args;
+use super::select::remember_fd;
+use crate::net::NetError;
+use crate::net::addr::{self, Family};
+use crate::net::options::Proto;
+use crate::net::udp::{Class, DATAGRAM_SIZE, MAX_DATAGRAM, Udp};
+
+const UNCONNECTED: &CStr = c"udp{unconnected}";
+const CONNECTED: &CStr = c"udp{connected}";
+const ANY: &[&CStr] = &[UNCONNECTED, CONNECTED];
+
+impl Default for Udp {
+    /// What a collected object leaves behind: closed.
+    fn default() -> Udp {
+        let mut udp = Udp::new(None)
+            .unwrap_or_else(|_| unreachable!("no socket is created without a family"));
+        udp.close();
+        udp
+    }
+}
+
+fn class_name(class: Class) -> &'static CStr {
+    match class {
+        Class::Unconnected => UNCONNECTED,
+        Class::Connected => CONNECTED,
+    }
+}
+
+/// The UDP object at `arg`, if it is one.
+pub fn test(args: &Args, arg: c_int) -> Option<*mut Udp> {
+    args.test_object::<Udp>(arg, ANY)
+}
+
+fn any(args: &Args) -> LuaResult<&mut Udp> {
+    args.object(1, ANY, "udp{any}")
+}
+
+fn unconnected(args: &Args) -> LuaResult<&mut Udp> {
+    args.object(1, &[UNCONNECTED], "udp{unconnected}")
+}
+
+fn connected(args: &Args) -> LuaResult<&mut Udp> {
+    args.object(1, &[CONNECTED], "udp{connected}")
+}
+
+pub fn register(args: &Args) {
+    let methods: &[Entry] = &[
+        (c"close", cfunction!(close)),
+        (c"dirty", cfunction!(dirty)),
+        (c"getfamily", cfunction!(getfamily)),
+        (c"getfd", cfunction!(getfd)),
+        (c"getoption", cfunction!(getoption)),
+        (c"getpeername", cfunction!(getpeername)),
+        (c"getsockname", cfunction!(getsockname)),
+        (c"gettimeout", cfunction!(gettimeout)),
+        (c"receive", cfunction!(receive)),
+        (c"receivefrom", cfunction!(receivefrom)),
+        (c"send", cfunction!(send)),
+        (c"sendto", cfunction!(sendto)),
+        (c"setfd", cfunction!(setfd)),
+        (c"setoption", cfunction!(setoption)),
+        (c"setpeername", cfunction!(setpeername)),
+        (c"setsockname", cfunction!(setsockname)),
+        (c"settimeout", cfunction!(settimeout)),
+    ];
+    let meta: &[Entry] = &[
+        (c"__gc", cfunction!(collect::<Udp>)),
+        (c"__tostring", cfunction!(tostring)),
+    ];
+    for class in ANY {
+        unsafe { register_class(args.state(), class, methods, meta) };
+    }
+}
+
+/// `socket.udp()`, `udp4()`, `udp6()`.
+pub fn create(args: &Args, family: Option<Family>) -> LuaResult<c_int> {
+    match Udp::new(family) {
+        Ok(udp) => {
+            let fd = udp.fd();
+            args.push_object(udp, UNCONNECTED);
+            remember_fd(args, -1, fd);
+            Ok(1)
+        }
+        Err(e) => Ok(args.fail(e.as_str())),
+    }
+}
+
+fn done(args: &Args, result: Result<(), NetError>) -> c_int {
+    match result {
+        Ok(()) => {
+            args.push_number(1.0);
+            1
+        }
+        Err(e) => args.fail(e.as_str()),
+    }
+}
+
+fn tostring(args: &Args) -> LuaResult<c_int> {
+    let udp = any(args)?;
+    let text = format!(
+        "{}: {:p}",
+        class_name(udp.class()).to_string_lossy(),
+        super::api::address(args, 1)
+    );
+    args.push_str(&text);
+    Ok(1)
+}
+
+fn sendto(args: &Args) -> LuaResult<c_int> {
+    let udp = unconnected(args)?;
+    let data = args.bytes(2)?;
+    let ip = args.str(3)?;
+    let port = args.str(4)?;
+    // Like LuaSocket (AI_NUMERICHOST): an address, never a name to look up.
+    let to = addr::parse_literal(&ip)
+        .ok_or(NetError::NameUnknown)
+        .and_then(|ip| addr::parse_port(&port).map(|port| SocketAddr::new(ip, port)));
+    let deadline = udp.deadline();
+    Ok(push_sent(
+        args,
+        to.and_then(|to| udp.send_to(data, to, &deadline)),
+    ))
+}
+
+fn send(args: &Args) -> LuaResult<c_int> {
+    let udp = connected(args)?;
+    let data = args.bytes(2)?;
+    let deadline = udp.deadline();
+    Ok(push_sent(args, udp.send(data, &deadline)))
+}
+
+fn push_sent(args: &Args, result: Result<usize, NetError>) -> c_int {
+    match result {
+        Ok(n) => {
+            args.push_number(n as f64);
+            1
+        }
+        Err(e) => args.fail(e.as_str()),
+    }
+}
+
+/// The size argument: at most what a datagram can hold.
+fn size(args: &Args) -> LuaResult<usize> {
+    let n = args.opt_number(2)?.unwrap_or(DATAGRAM_SIZE as f64);
+    Ok(if n.is_nan() || n < 0.0 {
+        0
+    } else {
+        (n as usize).min(MAX_DATAGRAM)
+    })
+}
+
+fn receive(args: &Args) -> LuaResult<c_int> {
+    let udp = any(args)?;
+    let size = size(args)?;
+    let deadline = udp.deadline();
+    match udp.receive(size, &deadline) {
+        Ok(d) => {
+            args.push_bytes(&d.data);
+            Ok(1)
+        }
+        Err(e) => Ok(args.fail(e.as_str())),
+    }
+}
+
+fn receivefrom(args: &Args) -> LuaResult<c_int> {
+    let udp = unconnected(args)?;
+    let size = size(args)?;
+    let deadline = udp.deadline();
+    match udp.receive(size, &deadline) {
+        Ok(d) => {
+            args.push_bytes(&d.data);
+            args.push_str(&d.from.ip().to_string());
+            args.push_integer(i64::from(d.from.port()));
+            Ok(3)
+        }
+        Err(e) => Ok(args.fail(e.as_str())),
+    }
+}
+
+fn setpeername(args: &Args) -> LuaResult<c_int> {
+    let udp = any(args)?;
+    let host = args.str(2)?;
+    let port = args.opt_str(3)?;
+    let result = if host == "*" {
+        udp.connect("*", 0)
+    } else {
+        addr::parse_port(port.as_deref().unwrap_or("0")).and_then(|port| udp.connect(&host, port))
+    };
+    args.set_class(1, class_name(udp.class()));
+    Ok(done(args, result))
+}
+
+fn setsockname(args: &Args) -> LuaResult<c_int> {
+    let udp = unconnected(args)?;
+    let host = args.str(2)?;
+    let port = args.str(3)?;
+    let result = addr::parse_port(&port).and_then(|port| udp.bind(&host, port));
+    Ok(done(args, result))
+}
+
+fn push_address(args: &Args, address: Result<SocketAddr, NetError>) -> c_int {
+    match address {
+        Ok(a) => {
+            args.push_str(&a.ip().to_string());
+            args.push_integer(i64::from(a.port()));
+            args.push_str(if a.is_ipv4() { "inet" } else { "inet6" });
+            3
+        }
+        Err(e) => args.fail(e.as_str()),
+    }
+}
+
+fn getsockname(args: &Args) -> LuaResult<c_int> {
+    let address = any(args)?.local_address();
+    Ok(push_address(args, address))
+}
+
+fn getpeername(args: &Args) -> LuaResult<c_int> {
+    let address = connected(args)?.remote_address();
+    Ok(push_address(args, address))
+}
+
+fn close(args: &Args) -> LuaResult<c_int> {
+    any(args)?.close();
+    args.push_number(1.0);
+    Ok(1)
+}
+
+fn dirty(args: &Args) -> LuaResult<c_int> {
+    any(args)?;
+    args.push_bool(false);
+    Ok(1)
+}
+
+fn getfamily(args: &Args) -> LuaResult<c_int> {
+    let family = any(args)?.family();
+    args.push_str(match family {
+        Some(Family::Inet4) => "inet4",
+        Some(Family::Inet6) => "inet6",
+        None => "unspec",
+    });
+    Ok(1)
+}
+
+fn getfd(args: &Args) -> LuaResult<c_int> {
+    let fd = any(args)?.fd();
+    args.push_number(fd as f64);
+    Ok(1)
+}
+
+fn setfd(args: &Args) -> LuaResult<c_int> {
+    let udp = any(args)?;
+    let fd = args.number(2)? as i64;
+    udp.set_fd(fd);
+    if fd >= 0 {
+        remember_fd(args, 1, fd);
+    }
+    Ok(0)
+}
+
+fn settimeout(args: &Args) -> LuaResult<c_int> {
+    let udp = any(args)?;
+    super::timeout::set(args, &mut udp.timeout)
+}
+
+fn gettimeout(args: &Args) -> LuaResult<c_int> {
+    let udp = any(args)?;
+    super::timeout::get(args, &udp.timeout)
+}
+
+fn setoption(args: &Args) -> LuaResult<c_int> {
+    let udp = any(args)?;
+    let opt = opt_args::name(args, Proto::Udp)?;
+    let value = opt_args::value(args, opt)?;
+    Ok(opt_args::push_set(args, udp.set_option(opt, value)))
+}
+
+fn getoption(args: &Args) -> LuaResult<c_int> {
+    let udp = any(args)?;
+    if args.bytes(2)? == b"error" {
+        args.push_nil();
+        return Ok(1);
+    }
+    let opt = opt_args::name(args, Proto::Udp)?;
+    Ok(opt_args::push_value(args, udp.get_option(opt)))
+}

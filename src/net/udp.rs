@@ -1,0 +1,372 @@
+//! A LuaSocket UDP object over wasi:sockets/udp: unconnected (`sendto`, `receivefrom`)
+//! or connected to one peer (`send`, `receive`), switching with `setpeername`.
+//!
+//! As with TCP, the wasi socket is created once the family is known. wasi needs a bound
+//! socket before it hands out datagram streams, so the first send binds implicitly to an
+//! ephemeral port, as BSD does. Changing the peer replaces the streams, the old ones
+//! dropped first (wasi traps on two live pairs).
+
+use std::net::SocketAddr;
+
+use wasip2::io::poll::Pollable;
+use wasip2::sockets::network::{ErrorCode, IpAddressFamily};
+use wasip2::sockets::udp::{
+    IncomingDatagramStream, OutgoingDatagram, OutgoingDatagramStream, UdpSocket,
+};
+use wasip2::sockets::udp_create_socket::create_udp_socket;
+
+use super::addr::{self, Family, with_network};
+use super::error::{NetError, NetResult};
+use super::id;
+use super::options::{self, OptValue, OptionTarget, Refusal, Remembered, SockOpt};
+use super::poll::{now_ns, wait};
+use super::select::{Interest, Selectable};
+use super::timeout::{Deadline, Timeout};
+
+/// LuaSocket's `_DATAGRAMSIZE`: what `receive()` reads without a size.
+pub const DATAGRAM_SIZE: usize = 8192;
+
+/// Largest datagram over IPv4 / what wasi accepts.
+pub const MAX_DATAGRAM: usize = 65535;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    Unconnected,
+    Connected,
+}
+
+/// The datagram streams of a bound socket; drop order as wasi requires.
+struct Streams {
+    readable: Pollable,
+    writable: Pollable,
+    incoming: IncomingDatagramStream,
+    outgoing: OutgoingDatagramStream,
+}
+
+/// A received datagram.
+pub struct Datagram {
+    pub data: Vec<u8>,
+    pub from: SocketAddr,
+}
+
+pub struct Udp {
+    // Streams before the socket: fields drop in declaration order.
+    streams: Option<Streams>,
+    socket: Option<UdpSocket>,
+    family: Option<Family>,
+    peer: Option<SocketAddr>,
+    closed: bool,
+    pub timeout: Timeout,
+    options: Remembered,
+    id: i64,
+}
+
+impl Udp {
+    /// A new unconnected object; `family` None defers the choice to the first address.
+    pub fn new(family: Option<Family>) -> NetResult<Udp> {
+        let socket = family
+            .map(|f| create(f, &Remembered::default()))
+            .transpose()?;
+        Ok(Udp {
+            streams: None,
+            socket,
+            family,
+            peer: None,
+            closed: false,
+            timeout: Timeout::default(),
+            options: Remembered::default(),
+            id: id::next(),
+        })
+    }
+
+    pub fn class(&self) -> Class {
+        if self.peer.is_some() {
+            Class::Connected
+        } else {
+            Class::Unconnected
+        }
+    }
+
+    pub fn family(&self) -> Option<Family> {
+        self.family
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    pub fn fd(&self) -> i64 {
+        if self.closed { id::INVALID } else { self.id }
+    }
+
+    pub fn set_fd(&mut self, fd: i64) {
+        if fd == id::INVALID {
+            self.close();
+        } else {
+            self.id = fd;
+        }
+    }
+
+    pub fn deadline(&self) -> Deadline {
+        self.timeout.start(now_ns())
+    }
+
+    /// The wasi socket of `family`, created now if need be.
+    fn socket_for(&mut self, family: Family) -> NetResult<&UdpSocket> {
+        if self.closed {
+            return Err(NetError::Closed);
+        }
+        if self.family.is_some_and(|f| f != family) {
+            return Err(NetError::FamilyNotSupported);
+        }
+        if self.socket.is_none() {
+            self.socket = Some(create(family, &self.options)?);
+            self.family = Some(family);
+        }
+        self.socket.as_ref().ok_or(NetError::Closed)
+    }
+
+    /// `setsockname`: binds to the first of `host`'s addresses.
+    pub fn bind(&mut self, host: &str, port: u16) -> NetResult<()> {
+        if self.streams.is_some() {
+            return Err(NetError::InvalidArgument);
+        }
+        let ip = *addr::resolve(host, self.family)?
+            .first()
+            .ok_or(NetError::NameUnknown)?;
+        let socket = self.socket_for(Family::of(&ip))?;
+        bind_socket(socket, SocketAddr::new(ip, port))?;
+        self.open_streams(None)
+    }
+
+    /// `setpeername`: connects to `host:port`, or with `"*"` disconnects.
+    pub fn connect(&mut self, host: &str, port: u16) -> NetResult<()> {
+        if host == "*" {
+            return self.disconnect();
+        }
+        let ip = *addr::resolve(host, self.family)?
+            .first()
+            .ok_or(NetError::NameUnknown)?;
+        let remote = SocketAddr::new(ip, port);
+        self.ensure_bound(Family::of(&ip))?;
+        self.open_streams(Some(remote))?;
+        self.peer = Some(remote);
+        Ok(())
+    }
+
+    fn disconnect(&mut self) -> NetResult<()> {
+        if self.peer.take().is_some() {
+            self.open_streams(None)?;
+        }
+        Ok(())
+    }
+
+    /// Binds to an ephemeral port if nothing was bound yet.
+    fn ensure_bound(&mut self, family: Family) -> NetResult<()> {
+        if self.streams.is_some() {
+            return Ok(());
+        }
+        let socket = self.socket_for(family)?;
+        if socket.local_address().is_err() {
+            bind_socket(socket, SocketAddr::new(family.any(), 0))?;
+        }
+        self.open_streams(None)
+    }
+
+    fn open_streams(&mut self, remote: Option<SocketAddr>) -> NetResult<()> {
+        self.streams = None;
+        let socket = self.socket.as_ref().ok_or(NetError::Closed)?;
+        let (incoming, outgoing) = socket.stream(remote.map(addr::to_wasi))?;
+        self.streams = Some(Streams {
+            readable: incoming.subscribe(),
+            writable: outgoing.subscribe(),
+            incoming,
+            outgoing,
+        });
+        Ok(())
+    }
+
+    /// `sendto`: one datagram to `to`; unconnected objects only.
+    pub fn send_to(
+        &mut self,
+        data: &[u8],
+        to: SocketAddr,
+        deadline: &Deadline,
+    ) -> NetResult<usize> {
+        self.ensure_bound(Family::of(&to.ip()))?;
+        self.send_datagram(data, Some(to), deadline)
+    }
+
+    /// `send`: one datagram to the peer; connected objects only.
+    pub fn send(&mut self, data: &[u8], deadline: &Deadline) -> NetResult<usize> {
+        if self.peer.is_none() {
+            return Err(NetError::NotConnected);
+        }
+        self.send_datagram(data, None, deadline)
+    }
+
+    fn send_datagram(
+        &mut self,
+        data: &[u8],
+        to: Option<SocketAddr>,
+        deadline: &Deadline,
+    ) -> NetResult<usize> {
+        if data.len() > MAX_DATAGRAM {
+            return Err(NetError::MessageTooLong);
+        }
+        let streams = self.streams.as_ref().ok_or(NetError::NotConnected)?;
+        loop {
+            match streams.outgoing.check_send() {
+                Ok(0) => wait(&streams.writable, deadline)?,
+                Ok(_) => break,
+                Err(e) => return Err(udp_error(e)),
+            }
+        }
+        let datagram = OutgoingDatagram {
+            data: data.to_vec(),
+            remote_address: to.map(addr::to_wasi),
+        };
+        match streams.outgoing.send(&[datagram]) {
+            Ok(1) => Ok(data.len()),
+            Ok(_) => Err(NetError::Timeout),
+            Err(e) => Err(udp_error(e)),
+        }
+    }
+
+    /// Receives one datagram, truncated to `size`.
+    pub fn receive(&mut self, size: usize, deadline: &Deadline) -> NetResult<Datagram> {
+        if self.closed {
+            return Err(NetError::Closed);
+        }
+        // Nothing bound yet: nothing can arrive, so this only waits out the timeout.
+        let Some(streams) = self.streams.as_ref() else {
+            super::poll::sleep(
+                deadline
+                    .wait_limit(now_ns())
+                    .unwrap_or(std::time::Duration::MAX),
+            );
+            return Err(NetError::Timeout);
+        };
+        loop {
+            match streams.incoming.receive(1) {
+                Ok(mut got) if !got.is_empty() => {
+                    let mut d = got.swap_remove(0);
+                    d.data.truncate(size);
+                    return Ok(Datagram {
+                        data: d.data,
+                        from: addr::from_wasi(d.remote_address),
+                    });
+                }
+                Ok(_) => wait(&streams.readable, deadline)?,
+                Err(e) => return Err(udp_error(e)),
+            }
+        }
+    }
+
+    pub fn local_address(&self) -> NetResult<SocketAddr> {
+        let socket = self.socket.as_ref().ok_or(NetError::NotConnected)?;
+        Ok(addr::from_wasi(socket.local_address()?))
+    }
+
+    pub fn remote_address(&self) -> NetResult<SocketAddr> {
+        self.peer.ok_or(NetError::NotConnected)
+    }
+
+    pub fn set_option(&mut self, opt: SockOpt, value: OptValue) -> NetResult<()> {
+        let target = self.socket.as_ref().map(|s| s as &dyn OptionTarget);
+        options::set(&mut self.options, target, opt, value)
+    }
+
+    pub fn get_option(&self, opt: SockOpt) -> NetResult<OptValue> {
+        options::get(
+            &self.options,
+            self.socket.as_ref().map(|s| s as &dyn OptionTarget),
+            opt,
+        )
+    }
+
+    /// Closes the object; idempotent. Datagrams are sent or not at once: nothing lingers.
+    pub fn close(&mut self) {
+        self.streams = None;
+        self.socket = None;
+        self.peer = None;
+        self.closed = true;
+    }
+}
+
+/// UDP's wording: a refused datagram is "refused", not "connection refused".
+fn udp_error(e: ErrorCode) -> NetError {
+    match NetError::from(e) {
+        NetError::ConnectionRefused => NetError::Refused,
+        other => other,
+    }
+}
+
+fn create(family: Family, pending: &Remembered) -> NetResult<UdpSocket> {
+    let socket = create_udp_socket(family.to_wasi())?;
+    options::apply_pending(pending, &socket);
+    Ok(socket)
+}
+
+fn bind_socket(socket: &UdpSocket, address: SocketAddr) -> NetResult<()> {
+    with_network(|net| socket.start_bind(net, addr::to_wasi(address)))?;
+    loop {
+        match socket.finish_bind() {
+            Ok(()) => return Ok(()),
+            Err(ErrorCode::WouldBlock) => socket.subscribe().block(),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+impl OptionTarget for UdpSocket {
+    fn apply(&self, opt: SockOpt, value: &OptValue) -> Result<(), Refusal> {
+        let done = match (opt, value) {
+            (SockOpt::UnicastHops, OptValue::Int(n)) => {
+                self.set_unicast_hop_limit(u8::try_from(*n).map_err(|_| Refusal)?)
+            }
+            (SockOpt::RecvBufferSize, OptValue::Int(n)) => {
+                self.set_receive_buffer_size(u64::try_from(*n).map_err(|_| Refusal)?)
+            }
+            (SockOpt::SendBufferSize, OptValue::Int(n)) => {
+                self.set_send_buffer_size(u64::try_from(*n).map_err(|_| Refusal)?)
+            }
+            (SockOpt::V6Only, OptValue::Bool(true))
+                if self.address_family() == IpAddressFamily::Ipv6 =>
+            {
+                Ok(())
+            }
+            _ => return Err(Refusal),
+        };
+        done.map_err(|_| Refusal)
+    }
+
+    fn read(&self, opt: SockOpt) -> Result<OptValue, Refusal> {
+        let value = match opt {
+            SockOpt::UnicastHops => self
+                .unicast_hop_limit()
+                .map(|n| OptValue::Int(i64::from(n))),
+            SockOpt::RecvBufferSize => self.receive_buffer_size().map(|n| OptValue::Int(n as i64)),
+            SockOpt::SendBufferSize => self.send_buffer_size().map(|n| OptValue::Int(n as i64)),
+            SockOpt::V6Only if self.address_family() == IpAddressFamily::Ipv6 => {
+                Ok(OptValue::Bool(true))
+            }
+            _ => return Err(Refusal),
+        };
+        value.map_err(|_| Refusal)
+    }
+}
+
+impl Selectable for Udp {
+    fn ready_now(&self, _: Interest) -> bool {
+        false
+    }
+
+    fn pollable(&self, interest: Interest) -> Option<&Pollable> {
+        let streams = self.streams.as_ref()?;
+        Some(match interest {
+            Interest::Read => &streams.readable,
+            Interest::Write => &streams.writable,
+        })
+    }
+}
