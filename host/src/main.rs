@@ -222,6 +222,7 @@ fn main() -> ExitCode {
     cmd.sandbox.net = std::mem::take(&mut cmd.sandbox.net).on_denied(Arc::new(|denial| {
         eprintln!("luasocket-wasi: denied {denial} (not allowed by --allow-net)");
     }));
+    luasocket_wasi_host::runtime::raise_descriptor_limit();
     let invocation = Invocation {
         chunk_name,
         source,

@@ -364,6 +364,22 @@ impl Runtime {
     }
 }
 
+/// Raises this process's open-file limit to its hard maximum. Every socket a script
+/// opens is a host descriptor, and a `select` over 10,000 of them needs as many.
+pub fn raise_descriptor_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        let _ = setrlimit(
+            Resource::Nofile,
+            rustix::process::Rlimit {
+                current: limit.maximum,
+                ..limit
+            },
+        );
+    }
+}
+
 /// Names the cause of a failed call from what the store saw.
 fn classify(store: &Store<HostState>, sandbox: &Sandbox, error: wasmtime::Error) -> Outcome {
     if let Some(exit) = error.downcast_ref::<I32Exit>() {
