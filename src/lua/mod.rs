@@ -5,6 +5,7 @@
 pub mod api;
 mod dns;
 mod options;
+mod results;
 mod select;
 mod socket;
 mod tcp;

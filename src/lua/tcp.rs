@@ -7,8 +7,8 @@ use std::ffi::{CStr, c_int};
 
 use super::api::{Args, Entry, LuaResult, Raise, cfunction, collect, register_class};
 use super::options as opt_args;
+use super::results;
 use super::select::remember_fd;
-use crate::net::NetError;
 use crate::net::addr::{self, Family};
 use crate::net::buffer::{Partial, Pattern};
 use crate::net::options::Proto;
@@ -106,26 +106,9 @@ pub fn create(args: &Args, family: Option<Family>) -> LuaResult<c_int> {
     }
 }
 
-/// `1` on success, `nil, message` on failure, as most LuaSocket methods answer.
-fn done(args: &Args, result: Result<(), NetError>) -> c_int {
-    match result {
-        Ok(()) => {
-            args.push_number(1.0);
-            1
-        }
-        Err(e) => args.fail(e.as_str()),
-    }
-}
-
 fn tostring(args: &Args) -> LuaResult<c_int> {
-    let tcp = any(args)?;
-    let text = format!(
-        "{}: {:p}",
-        class_name(tcp.class()).to_string_lossy(),
-        super::api::address(args, 1)
-    );
-    args.push_str(&text);
-    Ok(1)
+    let class = class_name(any(args)?.class());
+    Ok(results::describe(args, class))
 }
 
 fn bind(args: &Args) -> LuaResult<c_int> {
@@ -134,7 +117,7 @@ fn bind(args: &Args) -> LuaResult<c_int> {
     let port = args.opt_str(3)?;
     let result =
         addr::parse_port(port.as_deref().unwrap_or("0")).and_then(|port| tcp.bind(&host, port));
-    Ok(done(args, result))
+    Ok(results::done(args, result))
 }
 
 fn connect(args: &Args) -> LuaResult<c_int> {
@@ -147,7 +130,7 @@ fn connect(args: &Args) -> LuaResult<c_int> {
     if tcp.class() == Class::Client {
         args.set_class(1, CLIENT);
     }
-    Ok(done(args, result))
+    Ok(results::done(args, result))
 }
 
 fn listen(args: &Args) -> LuaResult<c_int> {
@@ -157,7 +140,7 @@ fn listen(args: &Args) -> LuaResult<c_int> {
     if result.is_ok() {
         args.set_class(1, SERVER);
     }
-    Ok(done(args, result))
+    Ok(results::done(args, result))
 }
 
 fn accept(args: &Args) -> LuaResult<c_int> {
@@ -306,7 +289,7 @@ fn shutdown(args: &Args) -> LuaResult<c_int> {
         _ => return Err(Raise::Arg(2, "invalid shutdown method".into())),
     };
     let result = tcp.shutdown(how);
-    Ok(done(args, result))
+    Ok(results::done(args, result))
 }
 
 fn settimeout(args: &Args) -> LuaResult<c_int> {
@@ -327,35 +310,17 @@ fn dirty(args: &Args) -> LuaResult<c_int> {
 
 fn getfamily(args: &Args) -> LuaResult<c_int> {
     let family = any(args)?.family();
-    args.push_str(match family {
-        Some(Family::Inet4) => "inet4",
-        Some(Family::Inet6) => "inet6",
-        None => "unspec",
-    });
-    Ok(1)
-}
-
-/// `ip, port, family` with family spelled "inet"/"inet6", as LuaSocket's getsockname does.
-fn push_address(args: &Args, address: Result<std::net::SocketAddr, NetError>) -> c_int {
-    match address {
-        Ok(a) => {
-            args.push_str(&a.ip().to_string());
-            args.push_integer(i64::from(a.port()));
-            args.push_str(if a.is_ipv4() { "inet" } else { "inet6" });
-            3
-        }
-        Err(e) => args.fail(e.as_str()),
-    }
+    Ok(results::family(args, family))
 }
 
 fn getsockname(args: &Args) -> LuaResult<c_int> {
     let address = any(args)?.local_address();
-    Ok(push_address(args, address))
+    Ok(results::address(args, address))
 }
 
 fn getpeername(args: &Args) -> LuaResult<c_int> {
     let address = client(args)?.remote_address();
-    Ok(push_address(args, address))
+    Ok(results::address(args, address))
 }
 
 fn getstats(args: &Args) -> LuaResult<c_int> {
@@ -406,10 +371,7 @@ fn setfd(args: &Args) -> LuaResult<c_int> {
     let tcp = any(args)?;
     let fd = args.number(2)? as i64;
     tcp.set_fd(fd);
-    if fd >= 0 {
-        remember_fd(args, 1, fd);
-    }
-    Ok(0)
+    Ok(results::after_setfd(args, fd))
 }
 
 fn setoption(args: &Args) -> LuaResult<c_int> {

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use super::api::{Args, Entry, LuaResult, cfunction, collect, register_class};
 use super::options as opt_args;
+use super::results;
 use super::select::remember_fd;
 use crate::net::NetError;
 use crate::net::addr::{self, Family};
@@ -92,25 +93,9 @@ pub fn create(args: &Args, family: Option<Family>) -> LuaResult<c_int> {
     }
 }
 
-fn done(args: &Args, result: Result<(), NetError>) -> c_int {
-    match result {
-        Ok(()) => {
-            args.push_number(1.0);
-            1
-        }
-        Err(e) => args.fail(e.as_str()),
-    }
-}
-
 fn tostring(args: &Args) -> LuaResult<c_int> {
-    let udp = any(args)?;
-    let text = format!(
-        "{}: {:p}",
-        class_name(udp.class()).to_string_lossy(),
-        super::api::address(args, 1)
-    );
-    args.push_str(&text);
-    Ok(1)
+    let class = class_name(any(args)?.class());
+    Ok(results::describe(args, class))
 }
 
 fn sendto(args: &Args) -> LuaResult<c_int> {
@@ -194,7 +179,7 @@ fn setpeername(args: &Args) -> LuaResult<c_int> {
         addr::parse_port(port.as_deref().unwrap_or("0")).and_then(|port| udp.connect(&host, port))
     };
     args.set_class(1, class_name(udp.class()));
-    Ok(done(args, result))
+    Ok(results::done(args, result))
 }
 
 fn setsockname(args: &Args) -> LuaResult<c_int> {
@@ -202,29 +187,17 @@ fn setsockname(args: &Args) -> LuaResult<c_int> {
     let host = args.str(2)?;
     let port = args.str(3)?;
     let result = addr::parse_port(&port).and_then(|port| udp.bind(&host, port));
-    Ok(done(args, result))
-}
-
-fn push_address(args: &Args, address: Result<SocketAddr, NetError>) -> c_int {
-    match address {
-        Ok(a) => {
-            args.push_str(&a.ip().to_string());
-            args.push_integer(i64::from(a.port()));
-            args.push_str(if a.is_ipv4() { "inet" } else { "inet6" });
-            3
-        }
-        Err(e) => args.fail(e.as_str()),
-    }
+    Ok(results::done(args, result))
 }
 
 fn getsockname(args: &Args) -> LuaResult<c_int> {
     let address = any(args)?.local_address();
-    Ok(push_address(args, address))
+    Ok(results::address(args, address))
 }
 
 fn getpeername(args: &Args) -> LuaResult<c_int> {
     let address = connected(args)?.remote_address();
-    Ok(push_address(args, address))
+    Ok(results::address(args, address))
 }
 
 fn close(args: &Args) -> LuaResult<c_int> {
@@ -241,12 +214,7 @@ fn dirty(args: &Args) -> LuaResult<c_int> {
 
 fn getfamily(args: &Args) -> LuaResult<c_int> {
     let family = any(args)?.family();
-    args.push_str(match family {
-        Some(Family::Inet4) => "inet4",
-        Some(Family::Inet6) => "inet6",
-        None => "unspec",
-    });
-    Ok(1)
+    Ok(results::family(args, family))
 }
 
 fn getfd(args: &Args) -> LuaResult<c_int> {
@@ -259,10 +227,7 @@ fn setfd(args: &Args) -> LuaResult<c_int> {
     let udp = any(args)?;
     let fd = args.number(2)? as i64;
     udp.set_fd(fd);
-    if fd >= 0 {
-        remember_fd(args, 1, fd);
-    }
-    Ok(0)
+    Ok(results::after_setfd(args, fd))
 }
 
 fn settimeout(args: &Args) -> LuaResult<c_int> {

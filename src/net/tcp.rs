@@ -89,6 +89,11 @@ impl Connection {
 
 impl Source for Connection {
     fn read_some(&mut self, out: &mut Vec<u8>, max: usize, deadline: &Deadline) -> NetResult<()> {
+        // Room first, so that running out of memory loses no byte already read: a
+        // script asking for a huge receive gets "not enough memory", not a trap.
+        if !out.is_empty() {
+            out.try_reserve(max).map_err(|_| NetError::OutOfMemory)?;
+        }
         loop {
             match self.input.read(max as u64) {
                 Ok(bytes) if bytes.is_empty() => wait(&self.readable, deadline)?,
