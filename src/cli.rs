@@ -141,6 +141,7 @@ fn read_script(path: &str) -> Result<(String, Vec<u8>), String> {
 fn describe(failure: Failure) -> String {
     match failure {
         Failure::Syntax(m) | Failure::Runtime(m) | Failure::OutOfMemory(m) => m,
+        Failure::Exited(code) => format!("exited with status {code}"),
     }
 }
 

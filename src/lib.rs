@@ -2,13 +2,14 @@
 //!
 //! - [`net`]: the socket core, LuaSocket's semantics over wasi:sockets.
 //! - [`lua`]: the Lua face of the core (`require "socket"`).
+//! - `wit`: the WIT face of the same core (the exported interfaces).
 //! - [`runner`]: Lua states and running chunks; [`cli`]: the `wasi:cli/run` command.
-//! - this file: the WIT exports, a thin layer over the above.
 
 pub mod cli;
 pub mod lua;
 pub mod net;
 pub mod runner;
+mod wit;
 
 /// What `-v` and embedders report.
 pub const VERSION: &str = concat!(
@@ -23,29 +24,7 @@ wit_bindgen::generate!({
     generate_all,
 });
 
-use exports::luasocket::socket::lua as wit_lua;
-
-struct Component;
-
-impl wit_lua::Guest for Component {
-    fn run(inv: wit_lua::Invocation) -> Result<wit_lua::Completion, wit_lua::Failure> {
-        let inv = runner::Invocation {
-            chunk_name: inv.chunk_name,
-            source: inv.source,
-            args: inv.args,
-            arg_table: inv.arg_table,
-        };
-        let completion = runner::run(inv).map_err(|f| match f {
-            runner::Failure::Syntax(m) => wit_lua::Failure::Syntax(m),
-            runner::Failure::Runtime(m) => wit_lua::Failure::Runtime(m),
-            runner::Failure::OutOfMemory(m) => wit_lua::Failure::OutOfMemory(m),
-        })?;
-        Ok(match completion {
-            runner::Completion::Returned(values) => wit_lua::Completion::Returned(values),
-            runner::Completion::Exited(code) => wit_lua::Completion::Exited(code),
-        })
-    }
-}
+use wit::Component;
 
 impl exports::wasi::cli::run::Guest for Component {
     fn run() -> Result<(), ()> {

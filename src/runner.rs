@@ -16,12 +16,14 @@ pub struct Invocation {
     pub arg_table: Vec<(i32, String)>,
 }
 
-/// Why a run failed.
+/// Why a run or call failed.
 #[derive(Debug, PartialEq)]
 pub enum Failure {
     Syntax(String),
     Runtime(String),
     OutOfMemory(String),
+    /// `os.exit` during a plugin call (a run reports it as a completion instead).
+    Exited(i32),
 }
 
 /// The environment variable through which a host sets the Lua heap budget, in bytes.
@@ -92,7 +94,7 @@ coroutine.wrap = function(f)
     local g = wrap(f)
     return function(...) return check(g(...)) end
 end
-return function() return code end
+return function() local c = code; code = nil; return c end
 "#;
 
 /// The message handler: the error (or a description of a non-string one) followed by a
@@ -154,9 +156,14 @@ pub enum Completion {
     Exited(i32),
 }
 
-/// A Lua state that runs one chunk after another, as `lua -e a -e b script` does.
+/// A Lua state that runs one chunk after another, as `lua -e a -e b script` does, or
+/// serves a plugin's calls.
 pub struct Session {
     lua: Lua,
+    /// Taken at creation, so a script that replaces the globals changes nothing here.
+    xpcall: Function,
+    tostring: Function,
+    handler: Function,
     exit_code: Function,
 }
 
@@ -168,7 +175,24 @@ impl Session {
             .set_name("=exit")
             .call(())
             .map_err(failure)?;
-        Ok(Session { lua, exit_code })
+        let handler = lua
+            .load(MESSAGE_HANDLER)
+            .set_name("=msghandler")
+            .into_function()
+            .map_err(failure)?;
+        let xpcall = lua.globals().get("xpcall").map_err(failure)?;
+        let tostring = lua.globals().get("tostring").map_err(failure)?;
+        Ok(Session {
+            lua,
+            xpcall,
+            tostring,
+            handler,
+            exit_code,
+        })
+    }
+
+    pub fn lua(&self) -> &Lua {
+        &self.lua
     }
 
     /// Sets the global `arg`; an empty table description sets nothing.
@@ -183,60 +207,91 @@ impl Session {
         self.lua.globals().set("arg", arg).map_err(failure)
     }
 
-    /// Compiles and runs one chunk with `args` as `...`.
+    /// Compiles and runs one chunk with `args` as `...`; results as `tostring` shows them.
     pub fn run_chunk(
         &self,
         chunk_name: String,
         source: &[u8],
         args: Vec<String>,
     ) -> Result<Completion, Failure> {
-        let result = self.call_chunk(chunk_name, source, args);
-        // An exit leaves its unwinding hook on the main thread.
-        self.lua.remove_hook();
-        match self.exit_code.call::<Option<i32>>(()) {
-            Ok(Some(code)) => Ok(Completion::Exited(code)),
-            _ => result.map(Completion::Returned),
+        let result = self.compile(chunk_name, source).and_then(|chunk| {
+            let args = args
+                .into_iter()
+                .map(|a| self.lua.create_string(a).map(Value::String))
+                .collect::<mlua::Result<MultiValue>>();
+            self.protected_call(chunk, args.map_err(failure)?)
+        });
+        let result =
+            result.and_then(|values| values.into_iter().map(|v| self.to_text(v)).collect());
+        match self.take_exit() {
+            Some(code) => Ok(Completion::Exited(code)),
+            None => result.map(Completion::Returned),
         }
     }
 
-    fn call_chunk(
-        &self,
-        chunk_name: String,
-        source: &[u8],
-        args: Vec<String>,
-    ) -> Result<Vec<String>, Failure> {
-        let lua = &self.lua;
+    /// Runs a chunk and returns its values as they are (a plugin's `load`).
+    pub fn load(&self, chunk_name: String, source: &[u8]) -> Result<MultiValue, Failure> {
+        let result = self
+            .compile(chunk_name, source)
+            .and_then(|chunk| self.protected_call(chunk, MultiValue::new()));
+        self.exit_as_failure(result)
+    }
+
+    /// Calls the global function `name` (a plugin's `call`).
+    pub fn call(&self, name: &str, args: MultiValue) -> Result<MultiValue, Failure> {
+        let function = match self.lua.globals().raw_get::<Value>(name).map_err(failure)? {
+            Value::Function(f) => f,
+            other => {
+                return Err(Failure::Runtime(format!(
+                    "no function '{name}' (the global is {})",
+                    other.type_name()
+                )));
+            }
+        };
+        let result = self.protected_call(function, args);
+        self.exit_as_failure(result)
+    }
+
+    fn compile(&self, chunk_name: String, source: &[u8]) -> Result<Function, Failure> {
         // Text only: precompiled chunks can break the VM's memory safety.
-        let chunk = lua
+        self.lua
             .load(source)
             .set_name(chunk_name)
             .set_mode(mlua::chunk::ChunkMode::Text)
             .into_function()
-            .map_err(failure)?;
-        let handler = lua
-            .load(MESSAGE_HANDLER)
-            .set_name("=msghandler")
-            .into_function()
-            .map_err(failure)?;
-        let xpcall: Function = lua.globals().get("xpcall").map_err(failure)?;
-        let mut call_args = MultiValue::new();
-        call_args.push_back(Value::Function(chunk));
-        call_args.push_back(Value::Function(handler));
-        for a in args {
-            call_args.push_back(Value::String(lua.create_string(a).map_err(failure)?));
-        }
-        let mut results: MultiValue = xpcall.call(call_args).map_err(failure)?;
+            .map_err(failure)
+    }
+
+    /// Calls `f` under the message handler; errors come back with their traceback.
+    fn protected_call(&self, f: Function, args: MultiValue) -> Result<MultiValue, Failure> {
+        let mut call_args = MultiValue::with_capacity(args.len() + 2);
+        call_args.push_back(Value::Function(f));
+        call_args.push_back(Value::Function(self.handler.clone()));
+        call_args.extend(args);
+        let mut results: MultiValue = self.xpcall.call(call_args).map_err(failure)?;
         if !matches!(results.pop_front(), Some(Value::Boolean(true))) {
             return Err(error_value(results.pop_front()));
         }
-        let tostring: Function = lua.globals().get("tostring").map_err(failure)?;
-        results
-            .into_iter()
-            .map(|v| {
-                let s: mlua::LuaString = tostring.call(v).map_err(failure)?;
-                Ok(String::from_utf8_lossy(&s.as_bytes()).into_owned())
-            })
-            .collect()
+        Ok(results)
+    }
+
+    fn to_text(&self, v: Value) -> Result<String, Failure> {
+        let s: mlua::LuaString = self.tostring.call(v).map_err(failure)?;
+        Ok(String::from_utf8_lossy(&s.as_bytes()).into_owned())
+    }
+
+    /// The status of an `os.exit` during the last call, which is then forgotten.
+    fn take_exit(&self) -> Option<i32> {
+        // An exit leaves its unwinding hook on the main thread.
+        self.lua.remove_hook();
+        self.exit_code.call::<Option<i32>>(()).ok().flatten()
+    }
+
+    fn exit_as_failure(&self, result: Result<MultiValue, Failure>) -> Result<MultiValue, Failure> {
+        match self.take_exit() {
+            Some(code) => Err(Failure::Exited(code)),
+            None => result,
+        }
     }
 }
 

@@ -1,7 +1,10 @@
 //! luasocket-wasi, the host: runs the component under wasmtime, in a sandbox.
 //!
 //! - [`policy`]: what a script may reach on the network;
-//! - [`runtime`]: engine, compiled component, instances, limits;
+//! - [`runtime`]: the engine and compiled component, making sandboxed instances;
+//! - [`instance`]: one instance: runs, plugins, direct use of the socket resources;
+//! - [`limits`]: memory, CPU and wall-clock limits;
+//! - [`value`]: Lua values crossing to the host;
 //! - [`cache`]: the compiled-code cache;
 //! - [`lookup`]: name lookup filtered by the policy.
 //!
@@ -9,9 +12,12 @@
 
 pub mod cache;
 pub mod component;
+pub mod instance;
+pub mod limits;
 pub mod lookup;
 pub mod policy;
 pub mod runtime;
+pub mod value;
 
 /// Host bindings for the component's exports, generated from `wit/`.
 pub mod bindings {
@@ -23,5 +29,8 @@ pub mod bindings {
 }
 
 pub use bindings::exports::luasocket::socket::lua::{Failure, Invocation};
+pub use instance::{CallError, Instance, Outcome, Plugin};
+pub use limits::{Limit, Limits};
 pub use policy::{NetPolicy, Rule};
-pub use runtime::{Limit, Limits, Outcome, Preopen, RunResult, Runtime, Sandbox};
+pub use runtime::{Pool, Preopen, RunResult, Runtime, RuntimeOptions, Sandbox};
+pub use value::LuaValue;

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use luasocket_wasi_host::policy::NetPolicy;
-use luasocket_wasi_host::runtime::{Limit, Limits, Outcome, Preopen, Runtime, Sandbox};
 use luasocket_wasi_host::{Failure, Invocation};
+use luasocket_wasi_host::{Limit, Limits, Outcome, Preopen, Runtime, Sandbox};
 
 const USAGE: &str = "\
 usage: luasocket-wasi [run] [options] script.lua [args...]
@@ -261,6 +261,9 @@ fn report(outcome: Outcome, print_results: bool, limits: &Limits) -> ExitCode {
             status::MEMORY_LIMIT,
             &format!("{m} (Lua ran out of memory)"),
         ),
+        Outcome::Failed(Failure::Exited(code)) => {
+            ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX))
+        }
         Outcome::Exited(code) => ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX)),
         Outcome::Limit(Limit::WallClock(d)) => fail(
             status::WALL_CLOCK_LIMIT,

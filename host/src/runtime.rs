@@ -1,46 +1,28 @@
-//! One engine and one compiled component, from which an isolated instance is made for
-//! every run, each in its own sandbox: network policy, preopened directories, and limits
-//! on memory, CPU and wall-clock time.
-//!
-//! Limits and what enforces them:
-//! - memory: the store's memory limit, with Lua's own budget set a quarter below it so
-//!   that a script normally meets a catchable "not enough memory" first;
-//! - CPU: epoch interruption; every tick (10 ms) that lands in guest code is counted;
-//! - wall clock: `tokio::time::timeout` around the call. A guest blocked in a host call
-//!   (poll, sleep) is not running wasm, so only an async timeout can stop it; epoch ticks
-//!   also make CPU-bound guests yield so that the timeout gets its turn.
+//! One engine and one compiled component, from which isolated instances are made, each
+//! in its own sandbox: network policy, preopened directories, and limits (see `limits`).
+//! Instances are cheap: the component is compiled once and pre-linked (`InstancePre`);
+//! with the pooling allocator, their memories come from a pre-reserved pool.
 
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::sync::OnceLock;
 
 use wasmtime::component::{Linker, ResourceTable};
-use wasmtime::{Config, Engine, ResourceLimiter, Store, UpdateDeadline};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline,
+};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::bindings::LuasocketPre;
-use crate::bindings::exports::luasocket::socket::lua::{Completion, Failure, Invocation};
+use crate::bindings::exports::luasocket::socket::lua::Invocation;
+use crate::instance::{CallError, Instance, Outcome, Plugin, exit_status};
+use crate::limits::{CpuMeter, Limit, Limits, MemoryLimiter, TICK};
 use crate::lookup::{self, FilteredLookup, PendingNames};
 use crate::policy::{NetPolicy, describe_use};
 use crate::{cache, component};
 
-/// How often the epoch advances: the granularity of CPU accounting and of yielding.
-const TICK: Duration = Duration::from_millis(10);
-
 /// The environment variable that tells the guest its Lua heap budget (bytes).
 const LUA_MEMORY_VAR: &str = "LUASOCKET_WASI_LUA_MEMORY";
-
-/// Resource limits of one run. `None`: unlimited.
-#[derive(Debug, Clone, Default)]
-pub struct Limits {
-    /// Linear memory of the instance, in bytes.
-    pub max_memory: Option<usize>,
-    /// Wall-clock time, including time blocked in I/O.
-    pub timeout: Option<Duration>,
-    /// Time spent running guest code (in 10 ms ticks; an approximation).
-    pub cpu: Option<Duration>,
-}
 
 /// A host directory made visible to the guest.
 #[derive(Debug, Clone)]
@@ -50,52 +32,51 @@ pub struct Preopen {
     pub writable: bool,
 }
 
-/// What one run may do.
+/// What an instance may do.
 #[derive(Debug, Clone, Default)]
 pub struct Sandbox {
     pub net: NetPolicy,
     pub dirs: Vec<Preopen>,
     pub limits: Limits,
-    /// Collect stdout/stderr into the result instead of passing them through.
+    /// Collect stdout/stderr (readable from the instance) instead of passing them through.
     pub capture_output: bool,
     /// Give the guest this process's stdin.
     pub inherit_stdin: bool,
-    /// Extra environment variables for the guest.
+    /// Extra environment variables for the guest (e.g. `HOSTNAME`).
     pub env: Vec<(String, String)>,
 }
 
-/// Which limit stopped a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Limit {
-    WallClock(Duration),
-    Cpu(Duration),
-    Memory(usize),
-}
-
-/// How a run ended.
-#[derive(Debug, Clone)]
-pub enum Outcome {
-    /// The chunk returned these values (as `tostring` shows them).
-    Returned(Vec<String>),
-    /// The chunk failed to compile or raised an error.
-    Failed(Failure),
-    /// The script called `os.exit(code)` (or the instance exited through WASI).
-    Exited(i32),
-    /// A limit stopped it.
-    Limit(Limit),
-    /// The instance trapped (a bug in the guest, or an exhausted resource).
-    Trapped(String),
-}
-
-/// The outcome, plus the output when it was captured.
+/// The result of a one-shot run.
 #[derive(Debug)]
 pub struct RunResult {
     pub outcome: Outcome,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
     /// Host resources (sockets, streams, pollables…) the instance still held when the
-    /// call returned: what a leak would grow.
+    /// run returned: what a leak would grow.
     pub resources: usize,
+}
+
+/// Where a sandbox's stdout and stderr go when captured.
+pub(crate) type Captured = (MemoryOutputPipe, MemoryOutputPipe);
+
+/// How the runtime is built.
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeOptions {
+    /// Where compiled code is cached (`None`: compile every time).
+    pub cache_dir: Option<PathBuf>,
+    /// Pre-reserve memory for this many concurrent instances (the pooling allocator):
+    /// instantiation is faster, and memory is recycled, for hosts that run many.
+    pub pool: Option<Pool>,
+}
+
+/// Pooling allocator sizes.
+#[derive(Debug, Clone, Copy)]
+pub struct Pool {
+    /// Instances alive at once.
+    pub instances: u32,
+    /// The most linear memory one instance may have, in bytes.
+    pub max_memory: usize,
 }
 
 /// The wasi context and resource table, apart from the rest of the state so the name
@@ -129,42 +110,35 @@ impl WasiView for HostState {
     }
 }
 
-struct MemoryLimiter {
-    max: Option<usize>,
-    hit: bool,
-}
+impl HostState {
+    /// Resets the per-call meters.
+    pub(crate) fn start_call(&mut self) {
+        self.cpu.ticks = 0;
+        self.cpu.hit = false;
+    }
 
-impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if self.max.is_some_and(|max| desired > max) {
-            self.hit = true;
-            return Ok(false);
+    /// Names the cause of a failed call from what the store saw.
+    pub(crate) fn classify(&self, error: wasmtime::Error, limits: &Limits) -> CallError {
+        if let Some(code) = exit_status(&error) {
+            return CallError::Exited(code);
         }
-        Ok(true)
+        if self.cpu.hit {
+            return CallError::Limit(Limit::Cpu(limits.cpu.unwrap_or_default()));
+        }
+        if self.memory.hit {
+            return CallError::Limit(Limit::Memory(self.memory.max.unwrap_or_default()));
+        }
+        CallError::Trapped(format!("{error:?}"))
     }
 
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        Ok(desired <= 1_000_000)
+    /// Live entries in the resource table.
+    pub(crate) fn resources(&mut self) -> usize {
+        self.wasi.table.iter_mut().count()
     }
 }
 
-struct CpuMeter {
-    ticks: u64,
-    limit: Option<u64>,
-    hit: bool,
-}
-
-/// The compiled component and everything needed to instantiate it quickly.
+/// The compiled component and everything needed to instantiate it quickly. Share it
+/// (`Arc<Runtime>`) between tasks: instances are independent.
 pub struct Runtime {
     engine: Engine,
     pre: LuasocketPre<HostState>,
@@ -179,17 +153,24 @@ impl Runtime {
 
     /// The built-in component, cached in `cache_dir` (`None`: compile every time).
     pub fn with_cache(cache_dir: Option<PathBuf>) -> wasmtime::Result<Runtime> {
-        Runtime::from_component(component::WASM, component::SHA256, cache_dir)
+        Runtime::with_options(RuntimeOptions {
+            cache_dir,
+            pool: None,
+        })
+    }
+
+    pub fn with_options(options: RuntimeOptions) -> wasmtime::Result<Runtime> {
+        Runtime::from_component(component::WASM, component::SHA256, options)
     }
 
     /// Any build of the component, given as bytes and their SHA-256 (hex).
     pub fn from_component(
         wasm: &[u8],
         sha256: &str,
-        cache_dir: Option<PathBuf>,
+        options: RuntimeOptions,
     ) -> wasmtime::Result<Runtime> {
-        let engine = Engine::new(&engine_config())?;
-        let component = cache::load(&engine, wasm, sha256, cache_dir.as_deref())?;
+        let engine = Engine::new(&engine_config(options.pool))?;
+        let component = cache::load(&engine, wasm, sha256, options.cache_dir.as_deref())?;
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         linker.allow_shadowing(true);
@@ -210,44 +191,29 @@ impl Runtime {
         &self.engine
     }
 
+    /// A fresh instance in `sandbox`.
+    pub async fn instantiate(&self, sandbox: &Sandbox) -> wasmtime::Result<Instance> {
+        let (mut store, output) = self.new_store(sandbox)?;
+        let bindings = self.pre.instantiate_async(&mut store).await?;
+        Ok(Instance {
+            store,
+            bindings,
+            limits: sandbox.limits.clone(),
+            output,
+            unusable: false,
+        })
+    }
+
     /// Runs one chunk in a fresh instance under `sandbox`.
     pub async fn run(
         &self,
         sandbox: &Sandbox,
         invocation: Invocation,
     ) -> wasmtime::Result<RunResult> {
-        let (mut store, output) = self.new_store(sandbox)?;
-        let called = {
-            let call = async {
-                let instance = self.pre.instantiate_async(&mut store).await?;
-                instance
-                    .luasocket_socket_lua()
-                    .call_run(&mut store, &invocation)
-                    .await
-            };
-            match sandbox.limits.timeout {
-                Some(limit) => tokio::time::timeout(limit, call)
-                    .await
-                    .map_err(|_| Limit::WallClock(limit)),
-                None => Ok(call.await),
-            }
-        };
-        let outcome = match called {
-            Err(limit) => Outcome::Limit(limit),
-            Ok(Ok(Ok(Completion::Returned(values)))) => Outcome::Returned(values),
-            Ok(Ok(Ok(Completion::Exited(code)))) => Outcome::Exited(code),
-            Ok(Ok(Err(failure))) => match failure {
-                Failure::OutOfMemory(_) if sandbox.limits.max_memory.is_some() => {
-                    Outcome::Limit(Limit::Memory(sandbox.limits.max_memory.unwrap_or_default()))
-                }
-                other => Outcome::Failed(other),
-            },
-            Ok(Err(error)) => classify(&store, sandbox, error),
-        };
-        let (stdout, stderr) = output
-            .map(|(o, e)| (o.contents().to_vec(), e.contents().to_vec()))
-            .unwrap_or_default();
-        let resources = store.data_mut().wasi.table.iter_mut().count();
+        let mut instance = self.instantiate(sandbox).await?;
+        let outcome = instance.run(&invocation).await;
+        let (stdout, stderr) = instance.output();
+        let resources = instance.resources();
         Ok(RunResult {
             outcome,
             stdout,
@@ -256,14 +222,27 @@ impl Runtime {
         })
     }
 
-    #[allow(clippy::type_complexity)]
+    /// A plugin: `source` loaded into a Lua state of a fresh instance, ready for calls.
+    pub async fn load_plugin(
+        &self,
+        sandbox: &Sandbox,
+        chunk_name: &str,
+        source: &[u8],
+    ) -> Result<Plugin, PluginError> {
+        let instance = self
+            .instantiate(sandbox)
+            .await
+            .map_err(PluginError::Instantiate)?;
+        instance
+            .load_plugin(chunk_name, source)
+            .await
+            .map_err(PluginError::Load)
+    }
+
     fn new_store(
         &self,
         sandbox: &Sandbox,
-    ) -> wasmtime::Result<(
-        Store<HostState>,
-        Option<(MemoryOutputPipe, MemoryOutputPipe)>,
-    )> {
+    ) -> wasmtime::Result<(Store<HostState>, Option<Captured>)> {
         let mut builder = WasiCtxBuilder::new();
         builder
             .arg("luasocket-wasi")
@@ -290,8 +269,8 @@ impl Runtime {
         if let Some(path) = lua_path(&sandbox.dirs) {
             builder.env("LUA_PATH", path);
         }
-        if let Some(max) = sandbox.limits.max_memory {
-            builder.env(LUA_MEMORY_VAR, (max / 4 * 3).to_string());
+        if let Some(budget) = sandbox.limits.lua_budget() {
+            builder.env(LUA_MEMORY_VAR, budget.to_string());
         }
         for (k, v) in &sandbox.env {
             builder.env(k, v);
@@ -321,11 +300,7 @@ impl Runtime {
                 max: sandbox.limits.max_memory,
                 hit: false,
             },
-            cpu: CpuMeter {
-                ticks: 0,
-                limit: sandbox.limits.cpu.map(ticks),
-                hit: false,
-            },
+            cpu: CpuMeter::new(sandbox.limits.cpu),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.memory);
@@ -334,10 +309,7 @@ impl Runtime {
         }
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut ctx| {
-            let cpu = &mut ctx.data_mut().cpu;
-            cpu.ticks += 1;
-            if cpu.limit.is_some_and(|limit| cpu.ticks > limit) {
-                cpu.hit = true;
+            if !ctx.data_mut().cpu.tick() {
                 return Err(wasmtime::Trap::Interrupt.into());
             }
             // Yield, so a wall-clock timeout can fire even while the guest computes.
@@ -349,54 +321,44 @@ impl Runtime {
     fn start_ticker(&self) {
         self.ticker.get_or_init(|| {
             let engine = self.engine.weak();
-            std::thread::Builder::new()
-                .name("luasocket-wasi-epoch".into())
-                .spawn(move || {
-                    while let Some(engine) = engine.upgrade() {
-                        engine.increment_epoch();
-                        drop(engine);
-                        std::thread::sleep(TICK);
-                    }
-                })
-                .map(|_| ())
-                .unwrap_or(())
+            let ticker = std::thread::Builder::new().name("luasocket-wasi-epoch".into()).spawn(move || {
+                while let Some(engine) = engine.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(TICK);
+                }
+            });
+            // Without the thread, limits other than memory cannot fire; say so once.
+            if let Err(e) = ticker {
+                eprintln!("luasocket-wasi: cannot start the epoch thread, CPU and time limits are off: {e}");
+            }
         });
     }
+}
+
+/// Why a plugin could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    #[error("cannot instantiate the component: {0:?}")]
+    Instantiate(wasmtime::Error),
+    #[error("cannot load the plugin: {0}")]
+    Load(CallError),
 }
 
 /// Raises this process's open-file limit to its hard maximum. Every socket a script
 /// opens is a host descriptor, and a `select` over 10,000 of them needs as many.
 pub fn raise_descriptor_limit() {
-    use rustix::process::{Resource, getrlimit, setrlimit};
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     let limit = getrlimit(Resource::Nofile);
     if limit.current < limit.maximum {
         let _ = setrlimit(
             Resource::Nofile,
-            rustix::process::Rlimit {
+            Rlimit {
                 current: limit.maximum,
                 ..limit
             },
         );
     }
-}
-
-/// Names the cause of a failed call from what the store saw.
-fn classify(store: &Store<HostState>, sandbox: &Sandbox, error: wasmtime::Error) -> Outcome {
-    if let Some(exit) = error.downcast_ref::<I32Exit>() {
-        return Outcome::Exited(exit.0);
-    }
-    let state = store.data();
-    if state.cpu.hit {
-        return Outcome::Limit(Limit::Cpu(sandbox.limits.cpu.unwrap_or_default()));
-    }
-    if state.memory.hit {
-        return Outcome::Limit(Limit::Memory(state.memory.max.unwrap_or_default()));
-    }
-    Outcome::Trapped(format!("{error:?}"))
-}
-
-fn ticks(limit: Duration) -> u64 {
-    limit.as_millis().div_ceil(TICK.as_millis()).max(1) as u64
 }
 
 /// `package.path` entries for the preopened directories, then Lua's defaults (`;;`).
@@ -408,7 +370,6 @@ fn lua_path(dirs: &[Preopen]) -> Option<String> {
         .iter()
         .map(|d| {
             let g = d.guest.trim_end_matches('/');
-            let g = if g.is_empty() { "" } else { g };
             format!("{g}/?.lua;{g}/?/init.lua;")
         })
         .collect();
@@ -416,15 +377,24 @@ fn lua_path(dirs: &[Preopen]) -> Option<String> {
     Some(path)
 }
 
-fn engine_config() -> Config {
+fn engine_config(pool: Option<Pool>) -> Config {
     let mut config = Config::new();
     config.epoch_interruption(true);
     config.wasm_component_model(true);
+    if let Some(pool) = pool {
+        let mut p = PoolingAllocationConfig::default();
+        let n = pool.instances;
+        // A component instance here is a few core instances (the module and the
+        // canonical-ABI shims), one memory and a few tables.
+        p.total_component_instances(n)
+            .total_core_instances(n.saturating_mul(8))
+            .total_memories(n.saturating_mul(2))
+            .total_tables(n.saturating_mul(4))
+            .max_memory_size(pool.max_memory);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(p));
+    }
     config
 }
-
-/// A runtime shared by many tasks.
-pub type SharedRuntime = Arc<Runtime>;
 
 #[cfg(test)]
 mod tests {
@@ -449,12 +419,5 @@ mod tests {
             "./?.lua;./?/init.lua;/lib/?.lua;/lib/?/init.lua;;"
         );
         assert_eq!(lua_path(&[]), None);
-    }
-
-    #[test]
-    fn cpu_limits_round_up_to_ticks() {
-        assert_eq!(ticks(Duration::from_millis(1)), 1);
-        assert_eq!(ticks(Duration::from_millis(25)), 3);
-        assert_eq!(ticks(Duration::from_secs(1)), 100);
     }
 }

@@ -1,0 +1,46 @@
+//! A plugin host in a few lines: load a Lua plugin into a sandbox that may reach one
+//! address, and call it. Run: cargo run --release -p luasocket-wasi-host --example plugin_host
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+
+use luasocket_wasi_host::{LuaValue, NetPolicy, Runtime, Sandbox};
+
+const PLUGIN: &str = r#"
+    local socket = require("socket")
+    function quote(port)
+        local c = assert(socket.connect("127.0.0.1", port))
+        c:send("QUOTE\n")
+        local price = assert(c:receive())
+        c:close()
+        return { symbol = "LUA", price = tonumber(price) }
+    end
+"#;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // A service on loopback for the plugin to talk to.
+    let server = TcpListener::bind("127.0.0.1:0")?;
+    let port = server.local_addr()?.port();
+    std::thread::spawn(move || {
+        for stream in server.incoming().flatten() {
+            let mut reply = stream.try_clone().unwrap();
+            BufReader::new(stream)
+                .read_line(&mut String::new())
+                .unwrap();
+            reply.write_all(b"42.5\n").unwrap();
+        }
+    });
+    let runtime = Runtime::new()?;
+    let sandbox = Sandbox {
+        net: NetPolicy::parse(&format!("127.0.0.1:{port}"))?,
+        ..Sandbox::default()
+    };
+    let mut plugin = runtime
+        .load_plugin(&sandbox, "=quote.lua", PLUGIN.as_bytes())
+        .await?;
+    let result = plugin
+        .call("quote", &[LuaValue::Integer(port.into())])
+        .await?;
+    println!("plugin returned {}", result[0]);
+    Ok(())
+}

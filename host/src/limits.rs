@@ -1,0 +1,143 @@
+//! Resource limits and what enforces them.
+//!
+//! - memory: the store's memory limit, with Lua's own budget set a quarter below it so
+//!   that a script normally meets a catchable "not enough memory" first;
+//! - CPU: epoch interruption; every tick (10 ms) that lands in guest code is counted;
+//! - wall clock: `tokio::time::timeout` around each call. A guest blocked in a host call
+//!   (poll, sleep) is not running wasm, so only an async timeout can stop it; epoch ticks
+//!   also make CPU-bound guests yield so that the timeout gets its turn.
+
+use std::future::Future;
+use std::time::Duration;
+
+use wasmtime::ResourceLimiter;
+
+/// How often the epoch advances: the granularity of CPU accounting and of yielding.
+pub const TICK: Duration = Duration::from_millis(10);
+
+/// Resource limits of a run or of each plugin call. `None`: unlimited.
+#[derive(Debug, Clone, Default)]
+pub struct Limits {
+    /// Linear memory of the instance, in bytes.
+    pub max_memory: Option<usize>,
+    /// Wall-clock time of each call, including time blocked in I/O.
+    pub timeout: Option<Duration>,
+    /// Time spent running guest code in each call (in 10 ms ticks; an approximation).
+    pub cpu: Option<Duration>,
+}
+
+impl Limits {
+    /// Lua's heap budget for a memory limit: three quarters, leaving the rest to the
+    /// socket buffers and the runtime around Lua.
+    pub fn lua_budget(&self) -> Option<usize> {
+        self.max_memory.map(|max| max / 4 * 3)
+    }
+}
+
+/// Which limit stopped a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    WallClock(Duration),
+    Cpu(Duration),
+    Memory(usize),
+}
+
+/// Refuses memory growth past the limit, and remembers that it did.
+pub struct MemoryLimiter {
+    pub max: Option<usize>,
+    pub hit: bool,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if self.max.is_some_and(|max| desired > max) {
+            self.hit = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 1_000_000)
+    }
+}
+
+/// Epoch ticks spent in guest code during the current call.
+pub struct CpuMeter {
+    pub ticks: u64,
+    pub limit: Option<u64>,
+    pub hit: bool,
+}
+
+impl CpuMeter {
+    pub fn new(limit: Option<Duration>) -> CpuMeter {
+        CpuMeter {
+            ticks: 0,
+            limit: limit.map(ticks),
+            hit: false,
+        }
+    }
+
+    /// Counts a tick; false when the limit is passed.
+    pub fn tick(&mut self) -> bool {
+        self.ticks += 1;
+        if self.limit.is_some_and(|limit| self.ticks > limit) {
+            self.hit = true;
+            return false;
+        }
+        true
+    }
+}
+
+pub fn ticks(limit: Duration) -> u64 {
+    limit.as_millis().div_ceil(TICK.as_millis()).max(1) as u64
+}
+
+/// Runs `call` under the wall-clock limit.
+pub async fn within<T>(limit: Option<Duration>, call: impl Future<Output = T>) -> Result<T, Limit> {
+    match limit {
+        Some(limit) => tokio::time::timeout(limit, call)
+            .await
+            .map_err(|_| Limit::WallClock(limit)),
+        None => Ok(call.await),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_limits_round_up_to_ticks() {
+        assert_eq!(ticks(Duration::from_millis(1)), 1);
+        assert_eq!(ticks(Duration::from_millis(25)), 3);
+        assert_eq!(ticks(Duration::from_secs(1)), 100);
+    }
+
+    #[test]
+    fn meter_stops_past_the_limit() {
+        let mut m = CpuMeter::new(Some(Duration::from_millis(20)));
+        assert!(m.tick() && m.tick());
+        assert!(!m.tick());
+        assert!(m.hit);
+    }
+
+    #[test]
+    fn lua_gets_three_quarters() {
+        let l = Limits {
+            max_memory: Some(64 << 20),
+            ..Limits::default()
+        };
+        assert_eq!(l.lua_budget(), Some(48 << 20));
+    }
+}

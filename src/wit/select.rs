@@ -1,0 +1,61 @@
+//! `luasocket:socket/select` over [`net::select`].
+
+use std::cell::Ref;
+use std::time::Duration;
+
+use super::Component;
+use super::tcp::TcpResource;
+use super::udp::UdpResource;
+use crate::exports::luasocket::socket::select::{Guest, Ready, Socket};
+use crate::net::select::{Selectable, select};
+use crate::net::tcp::Tcp;
+use crate::net::udp::Udp;
+
+/// A socket of either kind, borrowed for the call.
+enum Held<'a> {
+    Tcp(Ref<'a, Tcp>),
+    Udp(Ref<'a, Udp>),
+}
+
+impl Held<'_> {
+    fn selectable(&self) -> &dyn Selectable {
+        match self {
+            Held::Tcp(t) => &**t,
+            Held::Udp(u) => &**u,
+        }
+    }
+}
+
+fn hold<'a>(sockets: &'a [Socket<'a>]) -> Vec<Option<Held<'a>>> {
+    sockets
+        .iter()
+        .map(|s| match s {
+            // A socket already borrowed elsewhere cannot be waited on; it is skipped.
+            Socket::Tcp(t) => t.get::<TcpResource>().0.try_borrow().ok().map(Held::Tcp),
+            Socket::Udp(u) => u.get::<UdpResource>().0.try_borrow().ok().map(Held::Udp),
+        })
+        .collect()
+}
+
+/// Positions in the caller's list of the entries `select` saw as ready.
+fn positions(held: &[Option<Held<'_>>], ready: Vec<usize>) -> Vec<u32> {
+    let present: Vec<usize> = (0..held.len()).filter(|&i| held[i].is_some()).collect();
+    ready.into_iter().map(|i| present[i] as u32).collect()
+}
+
+impl Guest for Component {
+    fn select(read: Vec<Socket<'_>>, write: Vec<Socket<'_>>, timeout: Option<f64>) -> Ready {
+        let limit = match timeout {
+            Some(t) if t >= 0.0 => Some(Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX)),
+            _ => None,
+        };
+        let (r, w) = (hold(&read), hold(&write));
+        let rs: Vec<&dyn Selectable> = r.iter().flatten().map(Held::selectable).collect();
+        let ws: Vec<&dyn Selectable> = w.iter().flatten().map(Held::selectable).collect();
+        let (readable, writable) = select(&rs, &ws, limit);
+        Ready {
+            readable: positions(&r, readable),
+            writable: positions(&w, writable),
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! `luasocket:socket/tcp`: [`Tcp`] as a WIT resource.
+
+use std::cell::RefCell;
+
+use super::{
+    Component, address, checked_value, code, family, net_family, option, timeout, timeouts,
+    wit_option_value,
+};
+use crate::exports::luasocket::socket::tcp::{
+    Address, Class, ErrorCode, Family, Guest, GuestTcpSocket, OptionValue, Pattern, ReceiveError,
+    SendError, ShutdownHow, Stats, TcpSocket, Timeouts,
+};
+use crate::net::buffer::{Partial, Pattern as NetPattern};
+use crate::net::options::Proto;
+use crate::net::poll::now_ns;
+use crate::net::tcp::{Class as NetClass, Shutdown, Tcp};
+
+/// The resource: the core object, borrowed per call.
+pub struct TcpResource(pub RefCell<Tcp>);
+
+impl Guest for Component {
+    type TcpSocket = TcpResource;
+
+    fn create(family: Option<Family>) -> Result<TcpSocket, ErrorCode> {
+        let tcp = Tcp::new(family.map(net_family)).map_err(code)?;
+        Ok(TcpSocket::new(TcpResource(RefCell::new(tcp))))
+    }
+}
+
+impl GuestTcpSocket for TcpResource {
+    fn class(&self) -> Class {
+        match self.0.borrow().class() {
+            NetClass::Master => Class::Master,
+            NetClass::Client => Class::Client,
+            NetClass::Server => Class::Server,
+        }
+    }
+
+    fn family(&self) -> Option<Family> {
+        self.0.borrow().family().map(family)
+    }
+
+    fn bind(&self, host: String, port: u16) -> Result<(), ErrorCode> {
+        self.0.borrow_mut().bind(&host, port).map_err(code)
+    }
+
+    fn listen(&self, backlog: u32) -> Result<(), ErrorCode> {
+        self.0.borrow_mut().listen(backlog).map_err(code)
+    }
+
+    fn connect(&self, host: String, port: u16) -> Result<(), ErrorCode> {
+        let mut tcp = self.0.borrow_mut();
+        let deadline = tcp.deadline();
+        tcp.connect(&host, port, &deadline).map_err(code)
+    }
+
+    fn accept(&self) -> Result<TcpSocket, ErrorCode> {
+        let mut tcp = self.0.borrow_mut();
+        let deadline = tcp.deadline();
+        let client = tcp.accept(&deadline).map_err(code)?;
+        Ok(TcpSocket::new(TcpResource(RefCell::new(client))))
+    }
+
+    fn send(&self, data: Vec<u8>) -> Result<u64, SendError> {
+        let mut tcp = self.0.borrow_mut();
+        let deadline = tcp.deadline();
+        tcp.send(&data, &deadline)
+            .map(|n| n as u64)
+            .map_err(|(e, sent)| SendError {
+                code: code(e),
+                sent: sent as u64,
+            })
+    }
+
+    fn receive(
+        &self,
+        pattern: Pattern,
+        prefix: Vec<u8>,
+        maxsize: Option<u64>,
+    ) -> Result<Vec<u8>, ReceiveError> {
+        let invalid = |partial| {
+            Err(ReceiveError {
+                code: ErrorCode::InvalidArgument,
+                partial,
+            })
+        };
+        let pattern = match pattern {
+            Pattern::Line => NetPattern::Line,
+            Pattern::All => NetPattern::All,
+            Pattern::Bytes(n) => NetPattern::Bytes(usize::try_from(n).unwrap_or(usize::MAX)),
+        };
+        let cap = maxsize.map(|m| usize::try_from(m).unwrap_or(usize::MAX));
+        // The same checks the Lua face raises for, before any I/O.
+        if let Some(cap) = cap {
+            let too_big = matches!(pattern, NetPattern::Bytes(n) if n > cap);
+            if cap < 1 || prefix.len() >= cap || too_big {
+                return invalid(prefix);
+            }
+        }
+        let mut tcp = self.0.borrow_mut();
+        let deadline = tcp.deadline();
+        tcp.receive(pattern, prefix, cap, &deadline)
+            .map_err(|Partial { error, data }| ReceiveError {
+                code: code(error),
+                partial: data,
+            })
+    }
+
+    fn set_timeouts(&self, t: Timeouts) {
+        self.0.borrow_mut().timeout = timeout(t);
+    }
+
+    fn get_timeouts(&self) -> Timeouts {
+        timeouts(&self.0.borrow().timeout)
+    }
+
+    fn shutdown(&self, how: ShutdownHow) -> Result<(), ErrorCode> {
+        let how = match how {
+            ShutdownHow::Receive => Shutdown::Receive,
+            ShutdownHow::Send => Shutdown::Send,
+            ShutdownHow::Both => Shutdown::Both,
+        };
+        self.0.borrow_mut().shutdown(how).map_err(code)
+    }
+
+    fn local_address(&self) -> Result<Address, ErrorCode> {
+        self.0.borrow().local_address().map(address).map_err(code)
+    }
+
+    fn remote_address(&self) -> Result<Address, ErrorCode> {
+        self.0.borrow().remote_address().map(address).map_err(code)
+    }
+
+    fn set_option(&self, name: String, value: OptionValue) -> Result<(), ErrorCode> {
+        let opt = option(&name, Proto::Tcp)?;
+        let value = checked_value(opt, value)?;
+        self.0.borrow_mut().set_option(opt, value).map_err(code)
+    }
+
+    fn get_option(&self, name: String) -> Result<OptionValue, ErrorCode> {
+        let opt = option(&name, Proto::Tcp)?;
+        self.0
+            .borrow()
+            .get_option(opt)
+            .map(wit_option_value)
+            .map_err(code)
+    }
+
+    fn last_error(&self) -> Option<ErrorCode> {
+        self.0.borrow().connect_error().cloned().map(code)
+    }
+
+    fn dirty(&self) -> bool {
+        self.0.borrow().dirty()
+    }
+
+    fn stats(&self) -> Stats {
+        let s = self.0.borrow().stats();
+        Stats {
+            received: s.received as u64,
+            sent: s.sent as u64,
+            age: now_ns().saturating_sub(s.birth_ns) as f64 / 1e9,
+        }
+    }
+
+    fn fd(&self) -> i64 {
+        self.0.borrow().fd()
+    }
+
+    fn close(&self) {
+        self.0.borrow_mut().close();
+    }
+}

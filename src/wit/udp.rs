@@ -1,0 +1,116 @@
+//! `luasocket:socket/udp`: [`Udp`] as a WIT resource.
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+
+use super::{
+    Component, address, checked_value, code, family, net_family, option, timeout, timeouts,
+    wit_option_value,
+};
+use crate::exports::luasocket::socket::udp::{
+    Address, Class, Datagram, ErrorCode, Family, Guest, GuestUdpSocket, OptionValue, Timeouts,
+    UdpSocket,
+};
+use crate::net::addr::parse_literal;
+use crate::net::options::Proto;
+use crate::net::udp::{Class as NetClass, DATAGRAM_SIZE, MAX_DATAGRAM, Udp};
+
+pub struct UdpResource(pub RefCell<Udp>);
+
+impl Guest for Component {
+    type UdpSocket = UdpResource;
+
+    fn create(family: Option<Family>) -> Result<UdpSocket, ErrorCode> {
+        let udp = Udp::new(family.map(net_family)).map_err(code)?;
+        Ok(UdpSocket::new(UdpResource(RefCell::new(udp))))
+    }
+}
+
+impl GuestUdpSocket for UdpResource {
+    fn class(&self) -> Class {
+        match self.0.borrow().class() {
+            NetClass::Unconnected => Class::Unconnected,
+            NetClass::Connected => Class::Connected,
+        }
+    }
+
+    fn family(&self) -> Option<Family> {
+        self.0.borrow().family().map(family)
+    }
+
+    fn set_sockname(&self, host: String, port: u16) -> Result<(), ErrorCode> {
+        self.0.borrow_mut().bind(&host, port).map_err(code)
+    }
+
+    fn set_peername(&self, host: String, port: u16) -> Result<(), ErrorCode> {
+        self.0.borrow_mut().connect(&host, port).map_err(code)
+    }
+
+    fn send_to(&self, data: Vec<u8>, ip: String, port: u16) -> Result<u64, ErrorCode> {
+        let mut udp = self.0.borrow_mut();
+        if udp.class() == NetClass::Connected {
+            return Err(ErrorCode::AlreadyConnected);
+        }
+        let ip = parse_literal(&ip).ok_or(ErrorCode::NameUnknown)?;
+        let deadline = udp.deadline();
+        udp.send_to(&data, SocketAddr::new(ip, port), &deadline)
+            .map(|n| n as u64)
+            .map_err(code)
+    }
+
+    fn send(&self, data: Vec<u8>) -> Result<u64, ErrorCode> {
+        let mut udp = self.0.borrow_mut();
+        let deadline = udp.deadline();
+        udp.send(&data, &deadline).map(|n| n as u64).map_err(code)
+    }
+
+    fn receive(&self, size: Option<u32>) -> Result<Datagram, ErrorCode> {
+        let size = size.map_or(DATAGRAM_SIZE, |s| (s as usize).min(MAX_DATAGRAM));
+        let mut udp = self.0.borrow_mut();
+        let deadline = udp.deadline();
+        let d = udp.receive(size, &deadline).map_err(code)?;
+        Ok(Datagram {
+            data: d.data,
+            from: address(d.from),
+        })
+    }
+
+    fn set_timeouts(&self, t: Timeouts) {
+        self.0.borrow_mut().timeout = timeout(t);
+    }
+
+    fn get_timeouts(&self) -> Timeouts {
+        timeouts(&self.0.borrow().timeout)
+    }
+
+    fn local_address(&self) -> Result<Address, ErrorCode> {
+        self.0.borrow().local_address().map(address).map_err(code)
+    }
+
+    fn remote_address(&self) -> Result<Address, ErrorCode> {
+        self.0.borrow().remote_address().map(address).map_err(code)
+    }
+
+    fn set_option(&self, name: String, value: OptionValue) -> Result<(), ErrorCode> {
+        let opt = option(&name, Proto::Udp)?;
+        let value = checked_value(opt, value)?;
+        self.0.borrow_mut().set_option(opt, value).map_err(code)
+    }
+
+    fn get_option(&self, name: String) -> Result<OptionValue, ErrorCode> {
+        let opt = option(&name, Proto::Udp)?;
+        self.0
+            .borrow()
+            .get_option(opt)
+            .map(wit_option_value)
+            .map_err(code)
+    }
+
+    fn fd(&self) -> i64 {
+        self.0.borrow().fd()
+    }
+
+    fn close(&self) {
+        self.0.borrow_mut().close();
+    }
+}
