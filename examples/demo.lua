@@ -1,7 +1,17 @@
--- A loopback conversation inside the sandbox: a server and a client, both this script,
--- talking through the host's real TCP stack. Run with:
---   luasocket-wasi run --allow-net=127.0.0.1 examples/demo.lua
+-- What luasocket-wasi does, in one script run inside the sandbox:
+--   luasocket-wasi run --allow-net=127.0.0.1 examples/demo.lua [http://127.0.0.1:PORT/page]
+-- 1. socket.http fetches a page from a real server (./dev demo starts nginx for it);
+-- 2. a TCP server and client in this same script talk through the host's TCP stack.
 local socket = require("socket")
+local http = require("socket.http")
+
+local url = ...
+if url then
+    local body, code, headers = http.request(url)
+    if not body then error("fetching " .. url .. " failed: " .. tostring(code)) end
+    print(("GET %s -> %d, %s bytes from %s"):format(url, code, headers["content-length"], headers.server))
+    io.write("  ", body)
+end
 
 local server = assert(socket.bind("127.0.0.1", 0))
 local ip, port = server:getsockname()

@@ -4,7 +4,8 @@
 # second run finishes in seconds. Sourced by ./dev; may also be run on its own.
 #
 #   scripts/bootstrap.sh           toolchain only (Rust target, clang 22, WASI sysroot)
-#   scripts/bootstrap.sh test      + what the test suite talks to (native Lua, peers)
+#   scripts/bootstrap.sh demo      + nginx, which the demo fetches from
+#   scripts/bootstrap.sh test      + what the test suite talks to (native Lua, servers)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -78,16 +79,24 @@ toolchain() {
     wasi_sysroot
 }
 
-# What the test suite and benchmarks run against: native Lua + LuaSocket for comparisons.
+# Pinned PyPI servers the protocol tests start: an SMTP server and an FTP server.
+python_servers="aiosmtpd==1.4.6 pyftpdlib==2.2.0"
+
+# What the test suite and benchmarks run against: native Lua + LuaSocket for
+# comparisons, nginx for HTTP, aiosmtpd for SMTP, pyftpdlib for FTP.
 test_deps() {
-    apt_install lua5.4 lua-socket
-    command -v cargo-nextest >/dev/null || true
+    apt_install lua5.4 lua-socket nginx python3
+    if ! python3 -c 'import aiosmtpd, pyftpdlib' 2>/dev/null; then
+        say "pip install $python_servers"
+        python3 -m pip install --quiet --disable-pip-version-check $python_servers
+    fi
 }
 
 main() {
     toolchain
     case "${1:-}" in
         test) test_deps ;;
+        demo) apt_install nginx python3 ;;
         "") ;;
         *) say "unknown argument: $1"; exit 2 ;;
     esac

@@ -1,12 +1,14 @@
 //! luasocket-wasi, the guest: Lua 5.4 with LuaSocket, as a WebAssembly component.
 //!
 //! - [`net`]: the socket core, LuaSocket's semantics over wasi:sockets.
-//! - [`lua`]: the Lua face of the core (`require "socket"`).
+//! - [`lua`]: the Lua face of the core (`require "socket"`), and of [`mime`].
+//! - [`mime`]: MIME's low-level codecs (base64, quoted-printable, line wrapping).
 //! - `wit`: the WIT face of the same core (the exported interfaces).
 //! - [`runner`]: Lua states and running chunks; [`cli`]: the `wasi:cli/run` command.
 
 pub mod cli;
 pub mod lua;
+pub mod mime;
 pub mod net;
 pub mod runner;
 mod wit;

@@ -4,6 +4,7 @@
 
 pub mod api;
 mod dns;
+mod mime;
 mod options;
 mod results;
 mod select;
@@ -23,6 +24,15 @@ const MODULES: &[(&str, &str)] = &[
         "socket.headers",
         include_str!("../../lua/socket/headers.lua"),
     ),
+    ("socket.url", include_str!("../../lua/socket/url.lua")),
+    ("socket.tp", include_str!("../../lua/socket/tp.lua")),
+    ("socket.http", include_str!("../../lua/socket/http.lua")),
+    ("socket.smtp", include_str!("../../lua/socket/smtp.lua")),
+    ("socket.ftp", include_str!("../../lua/socket/ftp.lua")),
+    ("socket.unix", include_str!("../../lua/socket/unix.lua")),
+    ("socket.serial", include_str!("../../lua/socket/serial.lua")),
+    ("ltn12", include_str!("../../lua/ltn12.lua")),
+    ("mime", include_str!("../../lua/mime.lua")),
 ];
 
 /// Makes LuaSocket's modules loadable. They go into `package.preload`, so they take
@@ -32,6 +42,9 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
     // SAFETY: `socket::open` is a binding function following the rules in `api`.
     let core = unsafe { lua.create_c_function(cfunction!(socket::open))? };
     preload.set("socket.core", core)?;
+    // SAFETY: as above.
+    let mime_core = unsafe { lua.create_c_function(cfunction!(mime::open))? };
+    preload.set("mime.core", mime_core)?;
     for &(name, source) in MODULES {
         let loader = lua
             .load(source)

@@ -1,6 +1,8 @@
 //! Shared helpers: running the `luasocket-wasi` CLI with a deadline, and native peers.
 #![allow(dead_code)]
 
+pub mod servers;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Output, Stdio};

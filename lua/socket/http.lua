@@ -1,0 +1,344 @@
+-- socket.http: HTTP/1.1 client, LuaSocket's simple (string) and generic (LTN12) forms.
+local socket = require("socket")
+local url = require("socket.url")
+local ltn12 = require("ltn12")
+local mime = require("mime")
+local headers_module = require("socket.headers")
+
+local string, table, tonumber, tostring, type, pairs, setmetatable, require, pcall =
+    string, table, tonumber, tostring, type, pairs, setmetatable, require, pcall
+
+socket.http = {}
+local _M = socket.http
+
+_M.TIMEOUT = 60
+_M.USERAGENT = socket._VERSION
+
+-- Status and header lines longer than this come from a broken or hostile server.
+local MAXLINE = 65536
+-- Header blocks with more lines than this too.
+local MAXHEADERS = 1000
+
+local SCHEMES = {
+    http = { port = 80, create = function() return socket.tcp end },
+    https = {
+        port = 443,
+        create = function(reqt)
+            local ok, https = pcall(require, "ssl.https")
+            socket.try(ok and type(https) == "table" and https.tcp,
+                "https: TLS is not available in this build (no ssl.https module)")
+            return https.tcp(reqt)
+        end,
+    },
+}
+_M.SCHEMES = SCHEMES
+
+-- Reads a header block into `headers` (names lower-cased): folded lines are joined,
+-- repeated names are joined with ", ".
+local function receiveheaders(sock, headers)
+    headers = headers or {}
+    local line, err = sock:receive("*l", nil, MAXLINE)
+    if err then return nil, err end
+    local count = 0
+    while line ~= "" do
+        count = count + 1
+        if count > MAXHEADERS then return nil, "too many headers" end
+        local name, value = string.match(line, "^(.-):%s*(.*)")
+        if not (name and value) then return nil, "malformed reponse headers" end
+        name = string.lower(name)
+        line, err = sock:receive("*l", nil, MAXLINE)
+        if err then return nil, err end
+        while string.find(line, "^%s") do
+            value = value .. line
+            line, err = sock:receive("*l", nil, MAXLINE)
+            if err then return nil, err end
+        end
+        if headers[name] then
+            headers[name] = headers[name] .. ", " .. value
+        else
+            headers[name] = value
+        end
+    end
+    return headers
+end
+
+-- What select needs to wait on a source or sink as on its socket.
+local function selectable(sock, call)
+    return setmetatable({
+        getfd = function() return sock:getfd() end,
+        dirty = function() return sock:dirty() end,
+    }, { __call = call })
+end
+
+-- A chunked body, decoded; trailers go into `headers`.
+socket.sourcet["http-chunked"] = function(sock, headers)
+    return selectable(sock, function()
+        local line, err = sock:receive("*l", nil, MAXLINE)
+        if err then return nil, err end
+        local size = tonumber((string.gsub(line, ";.*", "")), 16)
+        if not size or size < 0 then return nil, "invalid chunk size" end
+        if size > 0 then
+            local chunk, cerr = sock:receive(size)
+            if chunk then
+                local _, terr = sock:receive("*l", nil, MAXLINE)
+                if terr then return nil, terr end
+            end
+            return chunk, cerr
+        end
+        local _, herr = receiveheaders(sock, headers)
+        if herr then return nil, herr end
+    end)
+end
+
+-- Encodes what it is given as chunks; end of data sends the last chunk.
+socket.sinkt["http-chunked"] = function(sock)
+    return selectable(sock, function(_, chunk)
+        if not chunk then return sock:send("0\r\n\r\n") end
+        return sock:send(string.format("%X\r\n", #chunk) .. chunk .. "\r\n")
+    end)
+end
+
+-- A connection to one server ------------------------------------------------------
+
+local metat = { __index = {} }
+local conn = metat.__index
+
+function _M.open(host, port, create)
+    local c = socket.try((create or socket.tcp)())
+    local h = setmetatable({ c = c }, metat)
+    h.try = socket.newtry(function() h:close() end)
+    h.try(c:settimeout(_M.TIMEOUT))
+    h.try(c:connect(host, port))
+    return h
+end
+
+function conn:sendrequestline(method, uri)
+    return self.try(self.c:send(string.format("%s %s HTTP/1.1\r\n", method, uri)))
+end
+
+function conn:sendheaders(tosend)
+    local canonic = headers_module.canonic
+    local block = "\r\n"
+    for name, value in pairs(tosend) do
+        block = (canonic[name] or name) .. ": " .. value .. "\r\n" .. block
+    end
+    self.try(self.c:send(block))
+    return 1
+end
+
+function conn:sendbody(headers, source, step)
+    source = source or ltn12.source.empty()
+    step = step or ltn12.pump.step
+    local mode = headers["content-length"] and "keep-open" or "http-chunked"
+    return self.try(ltn12.pump.all(source, socket.sink(mode, self.c), step))
+end
+
+-- The status code and line; for an HTTP/0.9 answer (no status line), nil and the first
+-- bytes, which belong to the body.
+function conn:receivestatusline()
+    local status, err, partial = self.c:receive(5)
+    if not status then
+        -- A whole HTTP/0.9 answer shorter than "HTTP/".
+        if err == "closed" and partial ~= "" then return nil, partial end
+        self.try(nil, err)
+    end
+    if status ~= "HTTP/" then return nil, status end
+    status = self.try(self.c:receive("*l", status, MAXLINE))
+    local code = socket.skip(2, string.find(status, "HTTP/%d*%.%d* (%d%d%d)"))
+    return self.try(tonumber(code), status)
+end
+
+function conn:receiveheaders()
+    return self.try(receiveheaders(self.c))
+end
+
+function conn:receivebody(headers, sink, step)
+    sink = sink or ltn12.sink.null()
+    step = step or ltn12.pump.step
+    local length = tonumber(headers["content-length"])
+    local encoding = headers["transfer-encoding"]
+    local mode = "default"
+    if encoding and encoding ~= "identity" then
+        mode = "http-chunked"
+    elseif length then
+        mode = "by-length"
+    end
+    return self.try(ltn12.pump.all(socket.source(mode, self.c, mode == "http-chunked" and headers or length), sink, step))
+end
+
+function conn:receive09body(status, sink, step)
+    local source = ltn12.source.rewind(socket.source("until-closed", self.c))
+    source(status)
+    return self.try(ltn12.pump.all(source, sink, step))
+end
+
+function conn:close()
+    return self.c:close()
+end
+
+-- Requests ------------------------------------------------------------------------
+
+local function adjusturi(reqt)
+    local u = reqt
+    -- A proxy gets the whole URL; a server only the path and query.
+    if not reqt.proxy and not _M.PROXY then
+        u = { path = socket.try(reqt.path, "invalid path 'nil'"), params = reqt.params, query = reqt.query, fragment = reqt.fragment }
+    end
+    return url.build(u)
+end
+
+local function adjustproxy(reqt)
+    local proxy = reqt.proxy or _M.PROXY
+    if proxy then
+        proxy = url.parse(proxy)
+        return proxy.host, proxy.port or 3128
+    end
+    return reqt.host, reqt.port
+end
+
+local function adjustheaders(reqt)
+    local host = reqt.host
+    if string.find(host, ":", 1, true) then host = "[" .. host .. "]" end
+    local port = tostring(reqt.port)
+    if port ~= tostring(SCHEMES[reqt.scheme].port) then host = host .. ":" .. port end
+    local lower = {
+        ["user-agent"] = _M.USERAGENT,
+        ["host"] = host,
+        ["connection"] = "close, TE",
+        ["te"] = "trailers",
+    }
+    if reqt.user and reqt.password then
+        lower["authorization"] = "Basic " .. (mime.b64(reqt.user .. ":" .. url.unescape(reqt.password)))
+    end
+    local proxy = reqt.proxy or _M.PROXY
+    if proxy then
+        proxy = url.parse(proxy)
+        if proxy.user and proxy.password then
+            lower["proxy-authorization"] = "Basic " .. (mime.b64(proxy.user .. ":" .. proxy.password))
+        end
+    end
+    for name, value in pairs(reqt.headers or lower) do
+        lower[string.lower(name)] = value
+    end
+    return lower
+end
+
+local default = { host = "", port = 80, path = "/", scheme = "http" }
+
+local function adjustrequest(reqt)
+    local nreqt = reqt.url and url.parse(reqt.url, default) or {}
+    for k, v in pairs(reqt) do nreqt[k] = v end
+    local scheme = SCHEMES[nreqt.scheme or "http"]
+    socket.try(scheme, "unsupported scheme '" .. tostring(nreqt.scheme) .. "'")
+    nreqt.scheme = nreqt.scheme or "http"
+    if not (nreqt.host and nreqt.host ~= "") then
+        socket.try(nil, "invalid host '" .. tostring(nreqt.host) .. "'")
+    end
+    nreqt.uri = reqt.uri or adjusturi(nreqt)
+    nreqt.port = tonumber(nreqt.port) or scheme.port
+    nreqt.headers = adjustheaders(nreqt)
+    if nreqt.source and not nreqt.headers["content-length"] and not nreqt.headers["transfer-encoding"] then
+        nreqt.headers["transfer-encoding"] = "chunked"
+    end
+    nreqt.create = nreqt.create or scheme.create(nreqt)
+    nreqt.method = nreqt.method or "GET"
+    return nreqt
+end
+
+local function shouldredirect(reqt, code, headers)
+    local location = headers.location
+    if not location then return false end
+    location = string.gsub(location, "%s", "")
+    if location == "" then return false end
+    local scheme = url.parse(location).scheme
+    if scheme and not SCHEMES[scheme] then return false end
+    -- Never from https down to http.
+    if reqt.scheme == "https" and scheme and scheme ~= "https" then return false end
+    return reqt.redirect ~= false
+        and (code == 301 or code == 302 or code == 303 or code == 307)
+        and (reqt.method == "GET" or reqt.method == "HEAD")
+        and (reqt.maxredirects == false or (reqt.nredirects or 0) < (reqt.maxredirects or 5))
+end
+
+local function shouldreceivebody(reqt, code)
+    if reqt.method == "HEAD" then return false end
+    if code == 204 or code == 304 then return false end
+    if code >= 100 and code < 200 then return false end
+    return true
+end
+
+local trequest
+
+local function tredirect(reqt, location)
+    -- Servers often send relative locations, whatever the RFC says.
+    local newurl = url.absolute(reqt.url, location)
+    local create = reqt.create
+    if url.parse(newurl).scheme ~= (reqt.scheme or "http") then create = nil end
+    local result, code, headers, status = trequest {
+        url = newurl,
+        source = reqt.source,
+        sink = reqt.sink,
+        headers = reqt.headers,
+        proxy = reqt.proxy,
+        maxredirects = reqt.maxredirects,
+        nredirects = (reqt.nredirects or 0) + 1,
+        create = create,
+        method = reqt.method,
+    }
+    headers = headers or {}
+    headers.location = headers.location or location
+    return result, code, headers, status
+end
+
+trequest = function(reqt)
+    local nreqt = adjustrequest(reqt)
+    local host, port = adjustproxy(nreqt)
+    local h = _M.open(host, port, nreqt.create)
+    h:sendrequestline(nreqt.method, nreqt.uri)
+    h:sendheaders(nreqt.headers)
+    if nreqt.source then h:sendbody(nreqt.headers, nreqt.source, nreqt.step) end
+    local code, status = h:receivestatusline()
+    if not code then
+        h:receive09body(status, nreqt.sink, nreqt.step)
+        h:close()
+        return 1, 200
+    end
+    local headers
+    -- Interim answers (100 Continue and the like) have no body: skip to the real one.
+    while code >= 100 and code < 200 and code ~= 101 do
+        h:receiveheaders()
+        code, status = h:receivestatusline()
+    end
+    headers = h:receiveheaders()
+    if shouldredirect(nreqt, code, headers) and not nreqt.source then
+        h:close()
+        return tredirect(reqt, headers.location)
+    end
+    if shouldreceivebody(nreqt, code) then
+        h:receivebody(headers, nreqt.sink, nreqt.step)
+    end
+    h:close()
+    return 1, code, headers, status
+end
+
+local function srequest(u, body)
+    local t = {}
+    local reqt = { url = u, sink = ltn12.sink.table(t) }
+    if body then
+        reqt.source = ltn12.source.string(body)
+        reqt.headers = {
+            ["content-length"] = #body,
+            ["content-type"] = "application/x-www-form-urlencoded",
+        }
+        reqt.method = "POST"
+    end
+    local code, headers, status = socket.skip(1, trequest(reqt))
+    return table.concat(t), code, headers, status
+end
+
+_M.request = socket.protect(function(reqt, body)
+    if type(reqt) == "string" then return srequest(reqt, body) end
+    return trequest(reqt)
+end)
+
+return _M
