@@ -15,10 +15,25 @@ pub struct Server {
 }
 
 impl Drop for Server {
+    /// A polite stop first: nginx's master only takes its workers down with it when
+    /// asked (SIGTERM); killed outright, it would leave them running.
     fn drop(&mut self) {
+        // SAFETY: signalling our own child process.
+        unsafe { kill(self.child.id() as i32, 15) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+unsafe extern "C" {
+    fn kill(pid: i32, signal: i32) -> i32;
 }
 
 pub fn free_port() -> u16 {
