@@ -33,6 +33,7 @@ const MODULES: &[(&str, &str)] = &[
     ("socket.serial", include_str!("../../lua/socket/serial.lua")),
     ("ltn12", include_str!("../../lua/ltn12.lua")),
     ("mime", include_str!("../../lua/mime.lua")),
+    ("lsocket", include_str!("../../lua/lsocket.lua")),
 ];
 
 /// Makes LuaSocket's modules loadable. They go into `package.preload`, so they take

@@ -1,0 +1,48 @@
+//! Memory per instance with many alive at once in one host: N plugins (each an instance
+//! with a Lua state that has loaded LuaSocket), all kept alive, RSS measured before and
+//! after. Prints "instances=N rss_before_kib=.. rss_after_kib=.. per_instance_kib=..".
+
+use luasocket_wasi_host::{NetPolicy, Runtime, Sandbox};
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1000);
+    let runtime = Runtime::new()?;
+    let sandbox = Sandbox {
+        net: NetPolicy::parse("127.0.0.1")?,
+        ..Sandbox::default()
+    };
+    // One instance first, so that what is shared (code, runtime) is not counted per instance.
+    let _warm = runtime
+        .load_plugin(&sandbox, "=idle", b"socket = require('socket')")
+        .await?;
+    let before = rss_kib();
+    let mut alive = Vec::with_capacity(n);
+    for _ in 0..n {
+        alive.push(
+            runtime
+                .load_plugin(&sandbox, "=idle", b"socket = require('socket')")
+                .await?,
+        );
+    }
+    let after = rss_kib();
+    println!(
+        "instances={n} rss_before_kib={before} rss_after_kib={after} per_instance_kib={}",
+        after.saturating_sub(before) / n as u64
+    );
+    Ok(())
+}

@@ -1,0 +1,285 @@
+#!/usr/bin/env python3
+"""Benchmarks: the same Lua scripts (bench/lua/) under native Lua 5.4 + Debian's LuaSocket
+and under luasocket-wasi, alternating A/B within each repetition, against native peers
+in other processes (bench/peer.rs) or nginx. Writes BENCHMARKS.md with medians, spreads
+and component/native ratios.
+
+    python3 bench/run.py            full run (a few minutes), writes BENCHMARKS.md
+    python3 bench/run.py --quick    tiny sizes, one repetition: a smoke test for CI
+
+Run it through `./dev bench` (which builds what it needs first).
+"""
+import argparse
+import datetime
+import os
+import platform
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LUA = ROOT / "bench" / "lua"
+CLI = ROOT / "target" / "release" / "luasocket-wasi"
+PEER = ROOT / "target" / "release" / "examples" / "bench_peer"
+INSTANCES = ROOT / "target" / "release" / "examples" / "bench_instances"
+
+NATIVE = ["lua5.4"]
+COMPONENT = [str(CLI), "run", "--allow-net=127.0.0.1"]
+RUNTIMES = {"native": NATIVE, "component": COMPONENT}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def parse(line):
+    return {k: float(v) for k, v in re.findall(r"(\w+)=([-\d.]+)", line)}
+
+
+class Peer:
+    """A bench_peer process, stopped on exit."""
+
+    def __init__(self, *args, wait_ready=True):
+        self.proc = subprocess.Popen([str(PEER), *map(str, args)], stdout=subprocess.PIPE, text=True)
+        if wait_ready:
+            assert self.proc.stdout.readline().strip() == "ready"
+
+    def result(self, timeout=300):
+        out, _ = self.proc.communicate(timeout=timeout)
+        return parse(out.strip().splitlines()[-1])
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+def run_script(runtime, script, *args, timeout=600):
+    cmd = RUNTIMES[runtime] + [str(LUA / script), *map(str, args)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if out.returncode != 0:
+        raise RuntimeError(f"{runtime} {script} failed: {out.stderr.strip()}")
+    return parse(out.stdout.strip().splitlines()[-1])
+
+
+def alternating(reps, measure, runtimes=("native", "component")):
+    """Runs measure(runtime) reps times per runtime, alternating which goes first."""
+    results = {rt: [] for rt in runtimes}
+    for i in range(reps):
+        order = runtimes if i % 2 == 0 else tuple(reversed(runtimes))
+        for rt in order:
+            results[rt].append(measure(rt))
+    return results
+
+
+class Table:
+    def __init__(self):
+        self.rows = []
+
+    def add(self, scenario, metric, results, higher_is_better, target=None, unit=""):
+        def summary(values):
+            if not values:
+                return None, "n/a"
+            med = statistics.median(values)
+            spread = f"{min(values):.4g}–{max(values):.4g}" if len(values) > 1 else "—"
+            return med, f"{med:.4g} {unit} ({spread})"
+
+        nat, nat_text = summary(results.get("native", []))
+        comp, comp_text = summary(results.get("component", []))
+        ratio = comp / nat if nat and comp else None
+        verdict = ""
+        if ratio is not None and target is not None:
+            ok = ratio >= target if higher_is_better else ratio <= target
+            verdict = ("meets" if ok else "misses") + f" {'≥' if higher_is_better else '≤'}{target}×"
+        self.rows.append((scenario, metric, nat_text, comp_text, f"{ratio:.2f}" if ratio else "—", verdict))
+        print(f"{scenario:28} {metric:22} native {nat_text:32} component {comp_text:32} ratio {self.rows[-1][4]} {verdict}", flush=True)
+
+    def markdown(self):
+        lines = ["| scenario | metric | native Lua 5.4 + LuaSocket | luasocket-wasi | ratio (component/native) | target |", "|---|---|---|---|---|---|"]
+        lines += ["| " + " | ".join(row) + " |" for row in self.rows]
+        return "\n".join(lines)
+
+
+def bulk(table, size, reps):
+    for mode, label in [("send", "send 64 KiB strings"), ("recvn", "receive(65536)"), ("recva", 'receive("*a")')]:
+        port = free_port()
+        kind = "sink" if mode == "send" else "source"
+        args = (kind, port) if kind == "sink" else (kind, port, size)
+        with Peer(*args):
+            res = alternating(reps, lambda rt: run_script(rt, "bulk.lua", mode, port, size))
+        mbps = {rt: [r["bytes"] / r["seconds"] / 1e6 for r in rs] for rt, rs in res.items()}
+        table.add(f"1. bulk TCP, {size >> 20} MiB", label, mbps, True, 1.2, "MB/s")
+
+
+def pingpong(table, count, reps):
+    port = free_port()
+    with Peer("echo", port):
+        res = alternating(reps, lambda rt: run_script(rt, "pingpong.lua", port, count))
+    table.add(f"2. ping-pong, {count} lines", "p50 latency", {rt: [r["p50_us"] for r in rs] for rt, rs in res.items()}, False, 1.2, "µs")
+    table.add(f"2. ping-pong, {count} lines", "p99 latency", {rt: [r["p99_us"] for r in rs] for rt, rs in res.items()}, False, None, "µs")
+
+
+def udp(table, count, reps):
+    def send(rt):
+        port = free_port()
+        with Peer("udp-count", port, 1.0) as peer:
+            r = run_script(rt, "udp.lua", "send", port, count, 512)
+            got = peer.result()
+        return {"rate": count / r["seconds"], "received": got["received"]}
+
+    def recv(rt):
+        port = free_port()
+        cmd = RUNTIMES[rt] + [str(LUA / "udp.lua"), "recv", port, count]
+        proc = subprocess.Popen(list(map(str, cmd)), stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "ready"
+        # Paced so that both sides can keep up: what is measured is the receive path.
+        Peer("udp-blast", "127.0.0.1", port, count, 512, wait_ready=False).proc.wait()
+        out, _ = proc.communicate(timeout=120)
+        r = parse(out.strip().splitlines()[-1])
+        return {"received": r["received"], "rate": r["received"] / r["seconds"] if r["seconds"] else 0}
+
+    res = alternating(reps, send)
+    table.add(f"3. UDP, {count} × 512 B", "sendto rate", {rt: [r["rate"] for r in rs] for rt, rs in res.items()}, True, 0.8, "dgram/s")
+    table.add(f"3. UDP, {count} × 512 B", "received by peer", {rt: [r["received"] for r in rs] for rt, rs in res.items()}, True, None, "dgrams")
+    res = alternating(reps, recv)
+    table.add(f"3. UDP, {count} × 512 B", "receive rate", {rt: [r["rate"] for r in rs] for rt, rs in res.items()}, True, 0.8, "dgram/s")
+    table.add(f"3. UDP, {count} × 512 B", "received", {rt: [r["received"] for r in rs] for rt, rs in res.items()}, True, None, "dgrams")
+
+
+def select_loop(table, connections, lines, reps, runtimes=("native", "component")):
+    def measure(rt):
+        port = free_port()
+        cmd = RUNTIMES[rt] + [str(LUA / "select_server.lua"), port, connections, lines]
+        server = subprocess.Popen(list(map(str, cmd)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert server.stdout.readline().strip() == "ready", server.stderr.read()
+        with Peer("clients", port, connections, lines, wait_ready=False) as clients:
+            clients.result()
+        out, err = server.communicate(timeout=600)
+        if server.returncode != 0:
+            raise RuntimeError(f"{rt} select server failed: {err}")
+        r = parse(out.strip().splitlines()[-1])
+        return r["echoes"] / r["seconds"]
+
+    res = alternating(reps, measure, runtimes)
+    table.add(f"4. select, {connections} connections", f"echoes/s ({lines} lines each)", res, True, None, "/s")
+
+
+def nginx(root):
+    port = free_port()
+    (root / "www").mkdir(parents=True, exist_ok=True)
+    (root / "logs").mkdir(exist_ok=True)
+    (root / "www" / "small.txt").write_text("hello from nginx\n")
+    (root / "www" / "big.bin").write_bytes(os.urandom(1 << 20))
+    conf = root / "nginx.conf"
+    conf.write_text(
+        f"daemon off; pid {root}/nginx.pid; error_log {root}/logs/error.log;\n"
+        f"events {{ worker_connections 1024; }}\n"
+        f"http {{ access_log off; client_body_temp_path {root}/body; keepalive_timeout 0;\n"
+        f"  server {{ listen 127.0.0.1:{port}; root {root}/www; }} }}\n"
+    )
+    proc = subprocess.Popen(["/usr/sbin/nginx", "-p", str(root), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    return proc, port
+
+
+def http(table, small, big, reps):
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, port = nginx(Path(tmp))
+        try:
+            for path, count, label in [("small.txt", small, "17 B body"), ("big.bin", big, "1 MiB body")]:
+                url = f"http://127.0.0.1:{port}/{path}"
+                res = alternating(reps, lambda rt: run_script(rt, "http.lua", url, count))
+                table.add("5. socket.http GET (nginx)", label, {rt: [r["requests"] / r["seconds"] for r in rs] for rt, rs in res.items()}, True, 0.8, "req/s")
+        finally:
+            proc.terminate()
+            proc.wait()
+
+
+def startup(table, runs):
+    cmds = {
+        "native": NATIVE + ["-e", 'require("socket") print(1)'],
+        "component": [str(CLI), "-e", 'require("socket") print(1)'],
+    }
+    subprocess.run(cmds["component"], capture_output=True)  # fill the compile cache
+
+    def measure(rt):
+        t = time.perf_counter()
+        subprocess.run(cmds[rt], capture_output=True, check=True)
+        return (time.perf_counter() - t) * 1000
+
+    res = alternating(runs, measure)
+    table.add("6. start-up", "to first line printed", res, False, 2.0, "ms")
+
+
+def memory(table, instances):
+    cmds = {
+        "native": ["/usr/bin/time", "-f", "%M"] + NATIVE + ["-e", 'require("socket") require("socket").sleep(0.2)'],
+        "component": ["/usr/bin/time", "-f", "%M", str(CLI), "-e", 'require("socket") require("socket").sleep(0.2)'],
+    }
+    res = {rt: [float(subprocess.run(cmd, capture_output=True, text=True).stderr.strip().splitlines()[-1])] for rt, cmd in cmds.items()}
+    table.add("7. memory", "idle process RSS", res, False, None, "KiB")
+    out = subprocess.run([str(INSTANCES), str(instances)], capture_output=True, text=True, check=True).stdout
+    per = parse(out.strip().splitlines()[-1])["per_instance_kib"]
+    table.add("7. memory", f"per instance, {instances} in one host", {"component": [per]}, False, None, "KiB")
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    native = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "lua5.4", "lua-socket"], capture_output=True, text=True).stdout
+    return f"{os.cpu_count()} × {cpu}, {mem:.0f} GiB RAM, {platform.system()} {platform.release()}; native: Debian lua5.4 / lua-socket {native or '?'}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="tiny sizes, one repetition (CI smoke test)")
+    ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    opts = ap.parse_args()
+    q = opts.quick
+    reps = 1 if q else 3
+    table = Table()
+    bulk(table, (8 if q else 512) << 20, reps)
+    pingpong(table, 2000 if q else 100_000, reps)
+    udp(table, 5000 if q else 200_000, reps)
+    select_loop(table, 100 if q else 1000, 5 if q else 20, reps)
+    select_loop(table, 500 if q else 10_000, 2 if q else 5, 1, runtimes=("component",))
+    http(table, 50 if q else 2000, 10 if q else 200, reps)
+    startup(table, 5 if q else 30)
+    memory(table, 50 if q else 1000)
+    if q:
+        print("quick run done (BENCHMARKS.md not written)")
+        return
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    Path(opts.out).write_text(
+        "# Benchmarks\n\n"
+        f"Measured {stamp} on {machine()}, by `./dev bench` (bench/run.py). Each cell is the\n"
+        f"median of {reps} runs (start-up: 30) with the range in brackets; runs alternate native and\n"
+        "component. Peers are native programs in other processes (bench/peer.rs) or nginx.\n"
+        "Ratios are component/native: above 1 is faster for throughput, slower for latency.\n\n"
+        + table.markdown()
+        + "\n"
+    )
+    print(f"wrote {opts.out}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
