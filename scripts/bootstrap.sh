@@ -82,14 +82,40 @@ toolchain() {
 # Pinned PyPI servers the protocol tests start: an SMTP server and an FTP server.
 python_servers="aiosmtpd==1.4.6 pyftpdlib==2.2.0"
 
+# Debian's lua-redis: redis.lua, a pure-Lua Redis client written against LuaSocket, which
+# tests/redis.rs runs unmodified inside the component. It is extracted from the .deb into
+# the build directory rather than installed, so the system's Lua never sees it and the
+# tests load exactly this copy (the package keeps the file under usr/share/lua/5.1).
+lua_redis_dir="$root/target/test-deps/lua-redis"
+lua_redis() {
+    [ -f "$lua_redis_dir/usr/share/lua/5.1/redis.lua" ] && return 0
+    local scratch
+    scratch=$(mktemp -d)
+    say "fetching lua-redis (apt-get download)"
+    # A fresh machine may have no package lists yet: update once, then try again.
+    if ! (cd "$scratch" && apt-get download -qq lua-redis); then
+        [ $apt_updated = 1 ] || { sudo_if_needed apt-get update -qq; apt_updated=1; }
+        (cd "$scratch" && apt-get download -qq lua-redis)
+    fi
+    # Extracted beside the final place and moved in whole, so an interrupted run never
+    # leaves a half-extracted tree that the check above would take for done.
+    rm -rf "$lua_redis_dir.partial"
+    mkdir -p "$lua_redis_dir.partial"
+    dpkg-deb -x "$scratch"/lua-redis_*.deb "$lua_redis_dir.partial"
+    rm -rf "$scratch" "$lua_redis_dir"
+    mv "$lua_redis_dir.partial" "$lua_redis_dir"
+}
+
 # What the test suite and benchmarks run against: native Lua + LuaSocket for
-# comparisons, nginx for HTTP, aiosmtpd for SMTP, pyftpdlib for FTP.
+# comparisons, nginx for HTTP, aiosmtpd for SMTP, pyftpdlib for FTP, redis-server for
+# the lua-redis client.
 test_deps() {
-    apt_install lua5.4 lua-socket nginx python3
+    apt_install lua5.4 lua-socket nginx python3 redis-server
     if ! python3 -c 'import aiosmtpd, pyftpdlib' 2>/dev/null; then
         say "pip install $python_servers"
         python3 -m pip install --quiet --disable-pip-version-check $python_servers
     fi
+    lua_redis
 }
 
 main() {

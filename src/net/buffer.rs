@@ -11,6 +11,10 @@ use super::timeout::Deadline;
 /// Largest single read: wasi input streams hand out at most 64 KiB per call.
 pub const READ_SIZE: usize = 64 * 1024;
 
+/// From this many missing bytes on, an exact-size receive reads straight into its result
+/// instead of through the buffer; below it, one buffered read serves many small receives.
+const DIRECT_READ: usize = 4096;
+
 /// Where bytes come from: a connected stream, waiting within the deadline.
 pub trait Source {
     /// Appends between 1 and `max` bytes to `out`, waiting within `deadline`, or fails
@@ -127,9 +131,10 @@ impl RecvBuffer {
             if self.take_into(out, need) > 0 {
                 continue;
             }
-            if need >= READ_SIZE {
-                // Large reads skip the buffer: one copy less.
-                self.read_direct(src, out, READ_SIZE, deadline)?;
+            if need >= DIRECT_READ {
+                // Sizeable reads skip the buffer (one copy less), asking for no more than
+                // is needed so nothing is left over to buffer.
+                self.read_direct(src, out, need.min(READ_SIZE), deadline)?;
             } else {
                 self.fill(src, deadline)?;
             }

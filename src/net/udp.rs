@@ -41,6 +41,9 @@ struct Streams {
     writable: Pollable,
     incoming: IncomingDatagramStream,
     outgoing: OutgoingDatagramStream,
+    /// Datagrams `check-send` last allowed and not yet sent: asking once per batch
+    /// instead of once per datagram halves the host calls of a send.
+    permits: u64,
 }
 
 /// A received datagram.
@@ -182,6 +185,7 @@ impl Udp {
             writable: outgoing.subscribe(),
             incoming,
             outgoing,
+            permits: 0,
         });
         Ok(())
     }
@@ -214,11 +218,11 @@ impl Udp {
         if data.len() > MAX_DATAGRAM {
             return Err(NetError::MessageTooLong);
         }
-        let streams = self.streams.as_ref().ok_or(NetError::NotConnected)?;
-        loop {
+        let streams = self.streams.as_mut().ok_or(NetError::NotConnected)?;
+        while streams.permits == 0 {
             match streams.outgoing.check_send() {
                 Ok(0) => wait(&streams.writable, deadline)?,
-                Ok(_) => break,
+                Ok(n) => streams.permits = n,
                 Err(e) => return Err(udp_error(e)),
             }
         }
@@ -226,7 +230,13 @@ impl Udp {
             data: data.to_vec(),
             remote_address: to.map(addr::to_wasi),
         };
-        match streams.outgoing.send(&[datagram]) {
+        let sent = streams.outgoing.send(&[datagram]);
+        // On anything but success, ask again next time: the permit may be spent.
+        streams.permits = match sent {
+            Ok(1) => streams.permits - 1,
+            _ => 0,
+        };
+        match sent {
             Ok(1) => Ok(data.len()),
             Ok(_) => Err(NetError::Timeout),
             Err(e) => Err(udp_error(e)),
