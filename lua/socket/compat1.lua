@@ -101,8 +101,9 @@ end
 
 -- Socket objects -----------------------------------------------------------------------
 -- A 1.x socket is a table; its state lives under a private key: the 3.x object (`sock`),
--- `kind`, the two timeouts in seconds (negative: none), `start` (when the current call
--- began), `connected` (UDP with a peer) and `closed`.
+-- `kind`, the return timeout in seconds (`ret`, negative: none; the block timeout needs
+-- no copy, the 3.x object keeps it), `start` (when the current call began), `connected`
+-- (UDP with a peer) and `closed`.
 
 local STATE = {}
 
@@ -112,12 +113,14 @@ for kind, index in pairs(methods) do
     classes[kind] = {
         __index = index,
         __name = kind .. " socket",
-        __tostring = function(self) return kind .. " socket (" .. tostring(self[STATE].sock) .. ")" end,
+        __tostring = function(self)
+            return kind .. " socket (" .. tostring(self[STATE].sock) .. ")"
+        end,
     }
 end
 
 local function wrap(sock, kind)
-    local st = { sock = sock, kind = kind, block = -1, ret = -1, start = 0, connected = false, closed = false }
+    local st = { sock = sock, kind = kind, ret = -1, start = 0, connected = false, closed = false }
     return setmetatable({ [STATE] = st }, classes[kind])
 end
 
@@ -164,7 +167,6 @@ local function set_timeout(self, value, mode)
     end
     local letter = (mode or "b"):sub(1, 1)
     if letter == "b" then
-        st.block = seconds
         st.sock:settimeout(seconds, "b")
     elseif letter == "r" then
         st.ret = seconds
@@ -333,10 +335,10 @@ local readers = { ["*l"] = read_line, ["*lu"] = read_unix_line, ["*a"] = read_al
 local function reader_for(pattern, n)
     if type(pattern) == "string" and readers[pattern] then return readers[pattern] end
     local count = (type(pattern) == "number" or type(pattern) == "string") and tonumber(pattern)
-    if not count or count ~= count or count < 0 or count == math.huge then
-        argerror(n, "receive", "invalid receive pattern")
-    end
-    return read_count, math.tointeger(math.floor(count))
+    -- NaN, negative, infinite and beyond-integer counts all fail here.
+    count = count and count >= 0 and math.tointeger(math.floor(count))
+    if not count then argerror(n, "receive", "invalid receive pattern") end
+    return read_count, count
 end
 
 -- receive(socket [, pattern1, ..., patternN]): one string per pattern, then the error.
@@ -656,7 +658,9 @@ local function ftp_request(u, transfer, fname)
     end
     local parsed = require("socket.url").parse(with_scheme(u, "ftp"))
     if not parsed then return nil, "invalid url" end
-    if parsed.scheme ~= "ftp" then return nil, "wrong scheme '" .. tostring(parsed.scheme) .. "'" end
+    if parsed.scheme ~= "ftp" then
+        return nil, "wrong scheme '" .. tostring(parsed.scheme) .. "'"
+    end
     if not parsed.host then return nil, "missing hostname" end
     local kind = "a"
     if transfer then

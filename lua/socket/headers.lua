@@ -87,6 +87,7 @@ _M.canonic = {
     ["smtp-remote-recipient"] = "Smtp-Remote-Recipient",
     ["status"] = "Status",
     ["subject"] = "Subject",
+    ["to"] = "To",
     ["te"] = "TE",
     ["trailer"] = "Trailer",
     ["transfer-encoding"] = "Transfer-Encoding",

@@ -34,6 +34,10 @@ const MODULES: &[(&str, &str)] = &[
     ("ltn12", include_str!("../../lua/ltn12.lua")),
     ("mime", include_str!("../../lua/mime.lua")),
     ("lsocket", include_str!("../../lua/lsocket.lua")),
+    (
+        "socket.compat1",
+        include_str!("../../lua/socket/compat1.lua"),
+    ),
 ];
 
 /// Makes LuaSocket's modules loadable. They go into `package.preload`, so they take

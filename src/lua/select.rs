@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use super::api::{Args, LuaResult, Raise, ffi};
 use super::{tcp, udp};
-use crate::net::select::{Selectable, select as core_select};
+use crate::net::select::{Selectable, select as core_select, select_confirmed};
+use crate::net::tcp::Tcp;
 
 /// The most entries one `select` table may hold: LuaSocket's `_SETSIZE`. There is no
 /// descriptor set behind it, only a list of pollables; this bounds the work per call.
@@ -69,18 +70,46 @@ fn push_by_fd(args: &Args, fd: i64) {
 /// A `select` entry: where its original value and its socket sit on the stack.
 struct Entry {
     original: c_int,
-    target: *const dyn Selectable,
+    target: Target,
     dirty: bool,
 }
 
+/// The socket behind an entry. The pointers are to userdata anchored on the stack for
+/// the whole call; no two references to one socket are alive at once.
+#[derive(Clone, Copy)]
+enum Target {
+    Tcp(*mut Tcp),
+    Udp(*const crate::net::udp::Udp),
+}
+
+impl Target {
+    fn selectable<'a>(self) -> &'a dyn Selectable {
+        // SAFETY: see the type.
+        unsafe {
+            match self {
+                Target::Tcp(t) => &*t,
+                Target::Udp(u) => &*u,
+            }
+        }
+    }
+
+    fn confirm_readable(self) -> bool {
+        match self {
+            // SAFETY: see the type; the shared references of the last attempt are gone.
+            Target::Tcp(t) => unsafe { &mut *t }.confirm_readable(),
+            Target::Udp(_) => true,
+        }
+    }
+}
+
 /// The socket behind the value on top of the stack, if it is one of ours and open.
-fn native(args: &Args) -> Option<*const dyn Selectable> {
+fn native(args: &Args) -> Option<Target> {
     if let Some(t) = tcp::test(args, -1) {
         // SAFETY: a live userdata, anchored on the stack for the whole call.
-        return (!unsafe { &*t }.is_closed()).then_some(t as *const dyn Selectable);
+        return (!unsafe { &*t }.is_closed()).then_some(Target::Tcp(t));
     }
     if let Some(u) = udp::test(args, -1) {
-        return (!unsafe { &*u }.is_closed()).then_some(u as *const dyn Selectable);
+        return (!unsafe { &*u }.is_closed()).then_some(Target::Udp(u));
     }
     None
 }
@@ -170,14 +199,15 @@ pub fn select(args: &Args) -> LuaResult<c_int> {
     let reads = gather(args, 1)?;
     let writes = gather(args, 2)?;
     let dirty = reads.iter().any(|e| e.dirty);
-    // SAFETY: every target is anchored on the stack until this function returns.
-    let read_refs: Vec<&dyn Selectable> = reads.iter().map(|e| unsafe { &*e.target }).collect();
-    let write_refs: Vec<&dyn Selectable> = writes.iter().map(|e| unsafe { &*e.target }).collect();
-    let (mut readable, writable) = core_select(
-        &read_refs,
-        &write_refs,
-        if dirty { Some(Duration::ZERO) } else { limit },
-    );
+    let attempt = |remaining: Option<Duration>| {
+        let read_refs: Vec<&dyn Selectable> = reads.iter().map(|e| e.target.selectable()).collect();
+        let write_refs: Vec<&dyn Selectable> =
+            writes.iter().map(|e| e.target.selectable()).collect();
+        core_select(&read_refs, &write_refs, remaining)
+    };
+    let confirm = |i: usize| reads[i].target.confirm_readable();
+    let limit = if dirty { Some(Duration::ZERO) } else { limit };
+    let (mut readable, writable) = select_confirmed(limit, attempt, confirm);
     for (i, e) in reads.iter().enumerate() {
         if e.dirty && !readable.contains(&i) {
             readable.push(i);

@@ -74,6 +74,15 @@ impl RecvBuffer {
         }
     }
 
+    /// Reads whatever is available now into the buffer, without waiting. True when the
+    /// next receive will not wait: data arrived, or the stream ended or failed.
+    pub fn read_ahead(&mut self, src: &mut impl Source) -> bool {
+        !matches!(
+            self.fill(src, &Deadline::immediate()),
+            Err(NetError::Timeout)
+        )
+    }
+
     /// Reads more into the buffer, first reclaiming space already consumed.
     fn fill(&mut self, src: &mut impl Source, deadline: &Deadline) -> NetResult<()> {
         if self.pos > 0 {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use wasip2::io::poll::Pollable;
 
-use super::poll::wait_any;
+use super::poll::{now_ns, wait_any};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Interest {
@@ -65,4 +65,27 @@ pub fn select(
     let readable = (0..read.len()).filter(|&i| is_readable[i]).collect();
     writable.sort_unstable();
     (readable, writable)
+}
+
+/// `select` as scripts expect it: what it calls readable really has something to read.
+/// wasi pollables can be ready with nothing behind them (a stream whose last bytes were
+/// just taken), so each readable entry goes through `confirm`, which may read ahead into
+/// the socket's buffer; if nothing is left, the wait goes on with the time that remains.
+/// `attempt` runs one `select` over the sockets with the time it is given.
+pub fn select_confirmed(
+    limit: Option<Duration>,
+    mut attempt: impl FnMut(Option<Duration>) -> (Vec<usize>, Vec<usize>),
+    mut confirm: impl FnMut(usize) -> bool,
+) -> (Vec<usize>, Vec<usize>) {
+    let start = now_ns();
+    loop {
+        let elapsed = Duration::from_nanos(now_ns().saturating_sub(start));
+        let remaining = limit.map(|l| l.saturating_sub(elapsed));
+        let (readable, writable) = attempt(remaining);
+        let readable: Vec<usize> = readable.into_iter().filter(|&i| confirm(i)).collect();
+        let out_of_time = remaining.is_some_and(|r| r.is_zero());
+        if !readable.is_empty() || !writable.is_empty() || out_of_time {
+            return (readable, writable);
+        }
+    }
 }

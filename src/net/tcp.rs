@@ -575,6 +575,20 @@ impl OptionTarget for TcpSocket {
     }
 }
 
+impl Tcp {
+    /// For `select`: whether a receive would find something now (see
+    /// [`super::select::select_confirmed`]). A connection is read ahead into the buffer.
+    pub fn confirm_readable(&mut self) -> bool {
+        if self.buffer.has_data() {
+            return true;
+        }
+        match &mut self.state {
+            State::Connected(conn) => self.buffer.read_ahead(conn),
+            _ => true,
+        }
+    }
+}
+
 impl Selectable for Tcp {
     fn ready_now(&self, interest: Interest) -> bool {
         interest == Interest::Read && self.buffer.has_data()

@@ -41,9 +41,6 @@ struct Streams {
     writable: Pollable,
     incoming: IncomingDatagramStream,
     outgoing: OutgoingDatagramStream,
-    /// Datagrams `check-send` last allowed and not yet sent: asking once per batch
-    /// instead of once per datagram halves the host calls of a send.
-    permits: u64,
 }
 
 /// A received datagram.
@@ -185,7 +182,6 @@ impl Udp {
             writable: outgoing.subscribe(),
             incoming,
             outgoing,
-            permits: 0,
         });
         Ok(())
     }
@@ -218,11 +214,13 @@ impl Udp {
         if data.len() > MAX_DATAGRAM {
             return Err(NetError::MessageTooLong);
         }
-        let streams = self.streams.as_mut().ok_or(NetError::NotConnected)?;
-        while streams.permits == 0 {
+        let streams = self.streams.as_ref().ok_or(NetError::NotConnected)?;
+        // wasmtime insists on a fresh check-send before every send (a remembered permit
+        // traps), so this costs two host calls per datagram.
+        loop {
             match streams.outgoing.check_send() {
                 Ok(0) => wait(&streams.writable, deadline)?,
-                Ok(n) => streams.permits = n,
+                Ok(_) => break,
                 Err(e) => return Err(udp_error(e)),
             }
         }
@@ -230,13 +228,7 @@ impl Udp {
             data: data.to_vec(),
             remote_address: to.map(addr::to_wasi),
         };
-        let sent = streams.outgoing.send(&[datagram]);
-        // On anything but success, ask again next time: the permit may be spent.
-        streams.permits = match sent {
-            Ok(1) => streams.permits - 1,
-            _ => 0,
-        };
-        match sent {
+        match streams.outgoing.send(&[datagram]) {
             Ok(1) => Ok(data.len()),
             Ok(_) => Err(NetError::Timeout),
             Err(e) => Err(udp_error(e)),

@@ -7,7 +7,7 @@ use super::Component;
 use super::tcp::TcpResource;
 use super::udp::UdpResource;
 use crate::exports::luasocket::socket::select::{Guest, Ready, Socket};
-use crate::net::select::{Selectable, select};
+use crate::net::select::{Selectable, select, select_confirmed};
 use crate::net::tcp::Tcp;
 use crate::net::udp::Udp;
 
@@ -38,9 +38,9 @@ fn hold<'a>(sockets: &'a [Socket<'a>]) -> Vec<Option<Held<'a>>> {
 }
 
 /// Positions in the caller's list of the entries `select` saw as ready.
-fn positions(held: &[Option<Held<'_>>], ready: Vec<usize>) -> Vec<u32> {
+fn positions(held: &[Option<Held<'_>>], ready: Vec<usize>) -> Vec<usize> {
     let present: Vec<usize> = (0..held.len()).filter(|&i| held[i].is_some()).collect();
-    ready.into_iter().map(|i| present[i] as u32).collect()
+    ready.into_iter().map(|i| present[i]).collect()
 }
 
 impl Guest for Component {
@@ -49,13 +49,27 @@ impl Guest for Component {
             Some(t) if t >= 0.0 => Some(Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX)),
             _ => None,
         };
-        let (r, w) = (hold(&read), hold(&write));
-        let rs: Vec<&dyn Selectable> = r.iter().flatten().map(Held::selectable).collect();
-        let ws: Vec<&dyn Selectable> = w.iter().flatten().map(Held::selectable).collect();
-        let (readable, writable) = select(&rs, &ws, limit);
+        // Each attempt borrows the sockets afresh; between attempts, readable ones are
+        // confirmed (read ahead), which needs them mutably.
+        let attempt = |remaining: Option<Duration>| {
+            let (r, w) = (hold(&read), hold(&write));
+            let rs: Vec<&dyn Selectable> = r.iter().flatten().map(Held::selectable).collect();
+            let ws: Vec<&dyn Selectable> = w.iter().flatten().map(Held::selectable).collect();
+            let (readable, writable) = select(&rs, &ws, remaining);
+            (positions(&r, readable), positions(&w, writable))
+        };
+        let confirm = |i: usize| match &read[i] {
+            Socket::Tcp(t) => t
+                .get::<TcpResource>()
+                .0
+                .try_borrow_mut()
+                .map_or(true, |mut tcp| tcp.confirm_readable()),
+            Socket::Udp(_) => true,
+        };
+        let (readable, writable) = select_confirmed(limit, attempt, confirm);
         Ready {
-            readable: positions(&r, readable),
-            writable: positions(&w, writable),
+            readable: readable.into_iter().map(|i| i as u32).collect(),
+            writable: writable.into_iter().map(|i| i as u32).collect(),
         }
     }
 }
