@@ -179,3 +179,33 @@ fn ftp_put_and_get_ten_megabytes_listings_and_errors() {
         "download differs"
     );
 }
+
+/// Servers that accept and then say nothing: the clients give up after their TIMEOUT.
+#[test]
+fn silent_servers_time_out() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let holder = std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().take(2).flatten().collect();
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        drop(held);
+    });
+    let out = lua(
+        &["--allow-net=127.0.0.1", "--timeout", "30"],
+        &format!(
+            r#"
+        local socket = require("socket")
+        local smtp = require("socket.smtp")
+        local ftp = require("socket.ftp")
+        smtp.TIMEOUT, ftp.TIMEOUT = 0.3, 0.3
+        local t0 = socket.gettime()
+        print(smtp.send{{ from = "<a@example.com>", rcpt = "<b@example.com>",
+            source = smtp.message{{ body = "x" }}, server = "127.0.0.1", port = {port} }})
+        print(ftp.get(("ftp://127.0.0.1:%d/file"):format({port})))
+        print(socket.gettime() - t0 < 2.5)
+    "#
+        ),
+    );
+    assert_eq!(ok(&out), "nil\ttimeout\nnil\ttimeout\ntrue\n");
+    holder.join().unwrap();
+}
