@@ -112,8 +112,12 @@ lua_redis() {
 test_deps() {
     apt_install lua5.4 lua-socket nginx python3 redis-server
     if ! python3 -c 'import aiosmtpd, pyftpdlib' 2>/dev/null; then
+        python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
         say "pip install $python_servers"
-        python3 -m pip install --quiet --disable-pip-version-check $python_servers
+        # Debian's own python3 refuses pip installs outside a venv (PEP 668); these two
+        # pure-Python servers are only ever run by the tests, so that is fine here.
+        python3 -m pip install --quiet --disable-pip-version-check $python_servers 2>/dev/null \
+            || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages $python_servers
     fi
     lua_redis
 }
