@@ -58,6 +58,25 @@ fn wait_for(port: u16, child: &mut Child, what: &str) {
     }
 }
 
+/// Starts a server that picks its own port and announces it as "ready PORT".
+fn announced(mut command: Command, what: &str) -> (Child, u16) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {what}: {e}"));
+    let mut line = String::new();
+    let stdout = child.stdout.take().expect("piped");
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
+        .expect("read the port");
+    let port = line
+        .trim()
+        .strip_prefix("ready ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{what} did not announce its port: {line:?}"));
+    (child, port)
+}
+
 fn servers_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/servers")
 }
@@ -65,7 +84,30 @@ fn servers_dir() -> PathBuf {
 /// nginx serving `root` (static files, redirects, Basic auth under /private, chunked
 /// answers via SSI under /chunked, PUT uploads into `root/uploads`).
 pub fn nginx(dir: &Path) -> Server {
-    let port = free_port();
+    // The port is chosen before nginx binds it, so another test may take it first: then
+    // nginx exits, or the port answers but not as nginx; either way, try another.
+    for _ in 0..20 {
+        if let Some(server) = nginx_on(dir, free_port()) {
+            return server;
+        }
+    }
+    panic!("nginx did not start on any of 20 ports");
+}
+
+/// Whether the server on `port` is nginx.
+fn is_nginx(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut answer = String::new();
+    s.write_all(b"HEAD / HTTP/1.0\r\n\r\n").is_ok()
+        && s.read_to_string(&mut answer).is_ok()
+        && answer.contains("Server: nginx")
+}
+
+fn nginx_on(dir: &Path, port: u16) -> Option<Server> {
     let root = dir.join("www");
     std::fs::create_dir_all(root.join("uploads")).unwrap();
     std::fs::create_dir_all(root.join("private")).unwrap();
@@ -127,28 +169,32 @@ http {{
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start nginx (scripts/bootstrap.sh test installs it)");
-    wait_for(port, &mut child, "nginx");
-    Server {
+    let start = Instant::now();
+    while !is_nginx(port) {
+        if child.try_wait().ok().flatten().is_some() || start.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some(Server {
         child,
         port,
         dir: root,
-    }
+    })
 }
 
 /// aiosmtpd storing messages under `dir/mail`, AUTH for fulano/silva.
 pub fn smtp(dir: &Path) -> Server {
-    let port = free_port();
     let mail = dir.join("mail");
-    let mut child = Command::new("python3")
+    let mut command = Command::new("python3");
+    command
         .arg(servers_dir().join("smtp_server.py"))
-        .arg(port.to_string())
+        .arg("0")
         .arg(&mail)
-        .args(["fulano", "silva"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the SMTP server");
-    wait_for(port, &mut child, "aiosmtpd");
+        .args(["fulano", "silva"]);
+    let (child, port) = announced(command, "the SMTP server");
     Server {
         child,
         port,
@@ -159,22 +205,18 @@ pub fn smtp(dir: &Path) -> Server {
 /// pyftpdlib with user fulano/silva (home `dir/home`, writable) and an anonymous
 /// read-only area `dir/pub`.
 pub fn ftp(dir: &Path) -> Server {
-    let port = free_port();
     let home = dir.join("home");
     let anonymous = dir.join("pub");
     std::fs::create_dir_all(&home).unwrap();
     std::fs::create_dir_all(&anonymous).unwrap();
-    let mut child = Command::new("python3")
+    let mut command = Command::new("python3");
+    command
         .arg(servers_dir().join("ftp_server.py"))
-        .arg(port.to_string())
+        .arg("0")
         .arg(&home)
         .arg(&anonymous)
-        .args(["fulano", "silva"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the FTP server");
-    wait_for(port, &mut child, "pyftpdlib");
+        .args(["fulano", "silva"]);
+    let (child, port) = announced(command, "the FTP server");
     Server {
         child,
         port,

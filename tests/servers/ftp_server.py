@@ -1,7 +1,8 @@
 """A real FTP server for the tests: pyftpdlib (PyPI), with one user (read-write home) and
 an anonymous read-only area. Started and stopped by tests/common.
 
-usage: ftp_server.py PORT HOME ANONYMOUS_DIR USER PASSWORD
+usage: ftp_server.py PORT HOME ANONYMOUS_DIR USER PASSWORD   (PORT 0: any free port)
+Prints "ready PORT" once listening.
 """
 import logging
 import sys
@@ -30,5 +31,5 @@ Handler.passive_ports = None
 Handler.banner = "luasocket-wasi test FTP server ready"
 
 server = FTPServer(("127.0.0.1", port), Handler)
-print("ready", flush=True)
+print(f"ready {server.socket.getsockname()[1]}", flush=True)
 server.serve_forever()

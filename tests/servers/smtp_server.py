@@ -1,7 +1,8 @@
 """A real SMTP server for the tests: aiosmtpd (PyPI), storing each message it accepts
 as a file, with AUTH LOGIN/PLAIN for one user. Started and stopped by tests/common.
 
-usage: smtp_server.py PORT MAILDIR USER PASSWORD
+usage: smtp_server.py PORT MAILDIR USER PASSWORD   (PORT 0: any free port)
+Prints "ready PORT" once listening.
 """
 import sys
 import time
@@ -34,17 +35,36 @@ def authenticator(server, session, envelope, mechanism, auth_data):
     return AuthResult(success=ok, handled=False)
 
 
-controller = Controller(
-    Store(),
-    hostname="127.0.0.1",
-    port=port,
-    authenticator=authenticator,
-    auth_required=False,
-    auth_require_tls=False,
-    decode_data=False,
-)
-controller.start()
-print("ready", flush=True)
+def free_port():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# aiosmtpd cannot listen on port 0, so pick a free port and try again if another
+# process took it first; the port is printed only once it is really ours.
+for attempt in range(20):
+    chosen = port or free_port()
+    controller = Controller(
+        Store(),
+        hostname="127.0.0.1",
+        port=chosen,
+        authenticator=authenticator,
+        auth_required=False,
+        auth_require_tls=False,
+        decode_data=False,
+    )
+    try:
+        controller.start()
+        break
+    except Exception:
+        if port:
+            raise
+else:
+    sys.exit("no free port for the SMTP server")
+print(f"ready {chosen}", flush=True)
 try:
     while True:
         time.sleep(3600)
