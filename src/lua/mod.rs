@@ -9,6 +9,8 @@ mod options;
 mod results;
 mod select;
 mod socket;
+mod ssl;
+mod stream;
 mod tcp;
 mod timeout;
 mod udp;
@@ -34,6 +36,8 @@ const MODULES: &[(&str, &str)] = &[
     ("ltn12", include_str!("../../lua/ltn12.lua")),
     ("mime", include_str!("../../lua/mime.lua")),
     ("lsocket", include_str!("../../lua/lsocket.lua")),
+    ("ssl", include_str!("../../lua/ssl.lua")),
+    ("ssl.https", include_str!("../../lua/ssl/https.lua")),
     (
         "socket.compat1",
         include_str!("../../lua/socket/compat1.lua"),
@@ -50,6 +54,9 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
     // SAFETY: as above.
     let mime_core = unsafe { lua.create_c_function(cfunction!(mime::open))? };
     preload.set("mime.core", mime_core)?;
+    // SAFETY: as above.
+    let ssl_core = unsafe { lua.create_c_function(cfunction!(ssl::open))? };
+    preload.set("ssl.core", ssl_core)?;
     for &(name, source) in MODULES {
         let loader = lua
             .load(source)

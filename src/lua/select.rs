@@ -8,9 +8,10 @@ use std::ffi::{CStr, c_int};
 use std::time::Duration;
 
 use super::api::{Args, LuaResult, Raise, ffi};
-use super::{tcp, udp};
+use super::{ssl, tcp, udp};
 use crate::net::select::{Selectable, select as core_select, select_confirmed};
 use crate::net::tcp::Tcp;
+use crate::net::tls::Tls;
 
 /// The most entries one `select` table may hold: LuaSocket's `_SETSIZE`. There is no
 /// descriptor set behind it, only a list of pollables; this bounds the work per call.
@@ -80,6 +81,7 @@ struct Entry {
 enum Target {
     Tcp(*mut Tcp),
     Udp(*const crate::net::udp::Udp),
+    Tls(*mut Tls),
 }
 
 impl Target {
@@ -89,6 +91,7 @@ impl Target {
             match self {
                 Target::Tcp(t) => &*t,
                 Target::Udp(u) => &*u,
+                Target::Tls(t) => &*t,
             }
         }
     }
@@ -98,6 +101,8 @@ impl Target {
             // SAFETY: see the type; the shared references of the last attempt are gone.
             Target::Tcp(t) => unsafe { &mut *t }.confirm_readable(),
             Target::Udp(_) => true,
+            // SAFETY: as for TCP.
+            Target::Tls(t) => unsafe { &mut *t }.confirm_readable(),
         }
     }
 }
@@ -110,6 +115,9 @@ fn native(args: &Args) -> Option<Target> {
     }
     if let Some(u) = udp::test(args, -1) {
         return (!unsafe { &*u }.is_closed()).then_some(Target::Udp(u));
+    }
+    if let Some(t) = ssl::test(args, -1) {
+        return (!unsafe { &*t }.is_closed()).then_some(Target::Tls(t));
     }
     None
 }

@@ -9,12 +9,10 @@ use super::api::{Args, Entry, LuaResult, Raise, cfunction, collect, register_cla
 use super::options as opt_args;
 use super::results;
 use super::select::remember_fd;
+use super::stream;
 use crate::net::addr::{self, Family};
-use crate::net::buffer::{Partial, Pattern};
 use crate::net::options::Proto;
-use crate::net::poll::now_ns;
 use crate::net::tcp::{Class, Shutdown, Tcp};
-use crate::net::timeout::Deadline;
 
 const MASTER: &CStr = c"tcp{master}";
 const CLIENT: &CStr = c"tcp{client}";
@@ -157,121 +155,25 @@ fn accept(args: &Args) -> LuaResult<c_int> {
     }
 }
 
-/// The pattern argument: a number (or numeric string) of bytes, or a string whose first
-/// two characters are `*l` or `*a`.
-fn pattern(args: &Args) -> LuaResult<Pattern> {
-    const INVALID: &str = "invalid receive pattern";
-    if let Some(n) = args.to_number(2) {
-        return if n >= 0.0 {
-            Ok(Pattern::Bytes(n as usize))
-        } else {
-            Err(Raise::Arg(2, INVALID.into()))
-        };
-    }
-    match args.opt_bytes(2)?.unwrap_or(b"*l") {
-        [b'*', b'l', ..] => Ok(Pattern::Line),
-        [b'*', b'a', ..] => Ok(Pattern::All),
-        _ => Err(Raise::Arg(2, INVALID.into())),
-    }
-}
-
-/// `maxsize`, checked against the prefix and pattern before any I/O.
-fn maxsize(args: &Args, pattern: Pattern, prefix_len: usize) -> LuaResult<Option<usize>> {
-    let Some(max) = args.opt_number(4)? else {
-        return Ok(None);
-    };
-    let invalid = |why: &'static str| Err(Raise::Arg(4, why.into()));
-    if max.is_nan() || max < 1.0 {
-        return invalid("maxsize must be at least 1");
-    }
-    let max = max as usize;
-    if prefix_len >= max {
-        return invalid("prefix longer than maxsize");
-    }
-    if let Pattern::Bytes(n) = pattern
-        && n > max
-    {
-        return invalid("pattern asks for more than maxsize");
-    }
-    Ok(Some(max))
-}
-
 fn receive(args: &Args) -> LuaResult<c_int> {
     let tcp = client(args)?;
-    let pattern = pattern(args)?;
-    let prefix = args.opt_bytes(3)?.unwrap_or_default();
-    let cap = maxsize(args, pattern, prefix.len())?;
+    let (pattern, prefix, cap) = stream::receive_args(args)?;
     let deadline = tcp.deadline();
-    let result = tcp.receive(pattern, prefix.to_vec(), cap, &deadline);
-    // The received bytes are owned by this frame while pushed; an allocation failure in
-    // the push would leak them once, which is the price of not copying them twice.
-    match result {
-        Ok(data) => {
-            args.push_bytes(&data);
-            drop(data);
-            args.push_nil();
-            args.push_nil();
-        }
-        Err(Partial { error, data }) => {
-            args.push_nil();
-            args.push_str(error.as_str());
-            args.push_bytes(&data);
-            drop(data);
-        }
-    }
-    push_elapsed(args, &deadline);
-    Ok(4)
+    let result = tcp.receive(pattern, prefix, cap, &deadline);
+    Ok(stream::push_received(args, result, &deadline))
 }
 
 fn send(args: &Args) -> LuaResult<c_int> {
     let tcp = client(args)?;
-    let data = args.bytes(2)?;
-    let i = args.opt_number(3)?.unwrap_or(1.0);
-    let j = args.opt_number(4)?.unwrap_or(-1.0);
-    let (start, end) = string_range(data.len(), i, j);
+    let (data, before) = stream::send_args(args)?;
     let deadline = tcp.deadline();
-    let result = if start <= end {
-        tcp.send(&data[start - 1..end], &deadline)
-    } else {
+    // Nothing to send touches nothing, not even a closed connection (as LuaSocket).
+    let result = if data.is_empty() {
         Ok(0)
+    } else {
+        tcp.send(data, &deadline)
     };
-    // Progress is reported as an index into the whole string, as LuaSocket does.
-    let before = (start - 1) as f64;
-    match result {
-        Ok(n) => {
-            args.push_number(before + n as f64);
-            args.push_nil();
-            args.push_nil();
-        }
-        Err((e, n)) => {
-            args.push_nil();
-            args.push_str(e.as_str());
-            args.push_number(before + n as f64);
-        }
-    }
-    push_elapsed(args, &deadline);
-    Ok(4)
-}
-
-/// `string.sub`-style `i, j` as 1-based inclusive bounds clamped to the string (when
-/// start exceeds end there is nothing to send, and start - 1 is what was "sent").
-fn string_range(len: usize, i: f64, j: f64) -> (usize, usize) {
-    let len_f = len as f64;
-    let resolve = |x: f64| {
-        if x < 0.0 {
-            len_f + x.trunc() + 1.0
-        } else {
-            x.trunc()
-        }
-    };
-    let start = resolve(i).max(1.0);
-    let end = resolve(j).min(len_f).max(0.0);
-    (start as usize, end as usize)
-}
-
-/// LuaSocket's debug builds (which LuaRocks makes) return the call's duration last.
-fn push_elapsed(args: &Args, deadline: &Deadline) {
-    args.push_number(deadline.elapsed_secs(now_ns()));
+    Ok(stream::push_sent(args, result, before, &deadline))
 }
 
 fn close(args: &Args) -> LuaResult<c_int> {
@@ -324,41 +226,15 @@ fn getpeername(args: &Args) -> LuaResult<c_int> {
 }
 
 fn getstats(args: &Args) -> LuaResult<c_int> {
-    let stats = any(args)?.stats();
-    args.push_number(stats.received);
-    args.push_number(stats.sent);
-    args.push_number(now_ns().saturating_sub(stats.birth_ns) as f64 / 1e9);
-    Ok(3)
+    Ok(stream::push_stats(args, any(args)?.stats()))
 }
 
 fn setstats(args: &Args) -> LuaResult<c_int> {
     let tcp = any(args)?;
-    let mut stats = tcp.stats();
-    stats.received = args.opt_number(2)?.unwrap_or(stats.received);
-    stats.sent = args.opt_number(3)?.unwrap_or(stats.sent);
-    if let Some(age) = args.opt_number(4)? {
-        stats.birth_ns = now_ns().saturating_sub((age.max(0.0) * 1e9) as u64);
-    }
+    let stats = stream::stats_args(args, tcp.stats())?;
     tcp.set_stats(stats);
     args.push_number(1.0);
     Ok(1)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::string_range;
-
-    #[test]
-    fn ranges_follow_string_sub() {
-        assert_eq!(string_range(5, 1.0, -1.0), (1, 5));
-        assert_eq!(string_range(5, 2.0, 3.0), (2, 3));
-        assert_eq!(string_range(5, -2.0, -1.0), (4, 5));
-        assert_eq!(string_range(5, 0.0, 100.0), (1, 5));
-        assert_eq!(string_range(5, 4.0, 2.0), (4, 2));
-        assert_eq!(string_range(0, 1.0, -1.0), (1, 0));
-        assert_eq!(string_range(5, 100.0, -1.0), (100, 5));
-        assert_eq!(string_range(5, -100.0, 2.0), (1, 2));
-    }
 }
 
 fn getfd(args: &Args) -> LuaResult<c_int> {

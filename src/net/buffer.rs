@@ -77,10 +77,7 @@ impl RecvBuffer {
     /// Reads whatever is available now into the buffer, without waiting. True when the
     /// next receive will not wait: data arrived, or the stream ended or failed.
     pub fn read_ahead(&mut self, src: &mut impl Source) -> bool {
-        !matches!(
-            self.fill(src, &Deadline::immediate()),
-            Err(NetError::Timeout)
-        )
+        !matches!(self.fill(src, &Deadline::immediate()), Err(e) if e.would_block())
     }
 
     /// Reads more into the buffer, first reclaiming space already consumed.
@@ -90,6 +87,11 @@ impl RecvBuffer {
             self.pos = 0;
         }
         src.read_some(&mut self.data, READ_SIZE, deadline)
+    }
+
+    /// Moves every buffered byte to `out`; returns how many.
+    pub fn take_all(&mut self, out: &mut Vec<u8>) -> usize {
+        self.take_into(out, usize::MAX)
     }
 
     /// Moves up to `max` buffered bytes to `out`; returns how many.
@@ -120,7 +122,7 @@ impl RecvBuffer {
         match result {
             Ok(()) => Ok(out),
             // A partial as long as the cap is an oversized result, however the wait ended.
-            Err(NetError::Timeout) if out.len() >= cap => Err(Partial {
+            Err(e) if e.would_block() && out.len() >= cap => Err(Partial {
                 error: NetError::Oversized,
                 data: out,
             }),

@@ -10,28 +10,41 @@ use std::cell::RefCell;
 
 use super::tcp::Connection;
 
-thread_local! {
-    static PARKED: RefCell<Vec<Connection>> = const { RefCell::new(Vec::new()) };
+/// A closed connection and the bytes it still owes the peer beyond what its stream has
+/// accepted (a TLS layer's last records).
+struct Parked {
+    conn: Connection,
+    tail: Vec<u8>,
 }
 
-/// Closes `conn`: now if nothing is left to write, otherwise once it has drained.
-pub fn release(conn: Connection) {
+impl Parked {
+    /// Moves what the stream accepts now of the tail; true once everything is out.
+    fn progress(&mut self) -> bool {
+        if !self.tail.is_empty() {
+            let n = self.conn.write_now(&self.tail);
+            self.tail.drain(..n);
+        }
+        self.tail.is_empty() && self.conn.is_drained()
+    }
+}
+
+thread_local! {
+    static PARKED: RefCell<Vec<Parked>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Closes `conn` once `tail` and everything before it have gone out: now, if they have.
+pub fn release(conn: Connection, tail: Vec<u8>) {
     sweep();
-    if conn.is_drained() {
-        drop(conn);
-    } else {
-        PARKED.with(|p| p.borrow_mut().push(conn));
+    let mut parked = Parked { conn, tail };
+    if !parked.progress() {
+        PARKED.with(|p| p.borrow_mut().push(parked));
     }
 }
 
 /// Drops the parked connections whose data has gone out.
 pub fn sweep() {
-    let drained: Vec<Connection> = PARKED.with(|p| {
-        let mut parked = p.borrow_mut();
-        let (done, waiting) = parked.drain(..).partition(Connection::is_drained);
-        *parked = waiting;
-        done
-    });
+    let drained: Vec<Parked> =
+        PARKED.with(|p| p.borrow_mut().extract_if(.., Parked::progress).collect());
     drop(drained);
 }
 

@@ -37,7 +37,59 @@ pub enum NetError {
     TooManySockets,
     OutOfMemory,
     NotSupported,
+    /// A TLS operation must wait to read (LuaSec's non-blocking answer, and its timeout).
+    WantRead,
+    /// A TLS operation must wait to write.
+    WantWrite,
+    Tls(TlsError),
     Unknown,
+}
+
+/// Why TLS failed, in the words a script sees. Certificate problems read as OpenSSL's
+/// verification messages do, since scripts written for LuaSec print or match them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsError {
+    UnknownIssuer,
+    Expired,
+    NotYetValid,
+    NameMismatch,
+    BadSignature,
+    Revoked,
+    NotAuthorized,
+    BadCertificate,
+    NoPeerCertificate,
+    /// The peer sent a fatal alert about the handshake.
+    HandshakeFailure,
+    ProtocolVersion,
+    NoApplicationProtocol,
+    /// The peer sent a fatal alert of another kind.
+    PeerAlert,
+    /// The peer's records do not decrypt or do not parse.
+    Corrupt,
+    /// The peer broke the TLS protocol in another way.
+    Protocol,
+}
+
+impl TlsError {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsError::UnknownIssuer => "certificate verify failed: unable to get local issuer certificate",
+            TlsError::Expired => "certificate verify failed: certificate has expired",
+            TlsError::NotYetValid => "certificate verify failed: certificate is not yet valid",
+            TlsError::NameMismatch => "certificate verify failed: hostname mismatch",
+            TlsError::BadSignature => "certificate verify failed: certificate signature failure",
+            TlsError::Revoked => "certificate verify failed: certificate revoked",
+            TlsError::NotAuthorized => "certificate verify failed: unsuitable certificate purpose",
+            TlsError::BadCertificate => "certificate verify failed: bad certificate",
+            TlsError::NoPeerCertificate => "peer did not return a certificate",
+            TlsError::HandshakeFailure => "handshake failure",
+            TlsError::ProtocolVersion => "unsupported protocol",
+            TlsError::NoApplicationProtocol => "no application protocol",
+            TlsError::PeerAlert => "tlsv1 alert from peer",
+            TlsError::Corrupt => "decryption failed or bad record mac",
+            TlsError::Protocol => "tls protocol error",
+        }
+    }
 }
 
 impl NetError {
@@ -68,12 +120,22 @@ impl NetError {
             NetError::TooManySockets => "too many open files",
             NetError::OutOfMemory => "not enough memory",
             NetError::NotSupported => "operation not supported",
+            NetError::WantRead => "wantread",
+            NetError::WantWrite => "wantwrite",
+            NetError::Tls(e) => e.as_str(),
             NetError::Unknown => "unknown error",
         }
     }
 }
 
 pub type NetResult<T> = Result<T, NetError>;
+
+impl NetError {
+    /// Whether the operation only ran out of time and may be retried.
+    pub fn would_block(&self) -> bool {
+        matches!(self, NetError::Timeout | NetError::WantRead | NetError::WantWrite)
+    }
+}
 
 impl From<ErrorCode> for NetError {
     fn from(code: ErrorCode) -> Self {

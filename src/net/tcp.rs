@@ -15,7 +15,7 @@ use wasip2::sockets::tcp::{ShutdownType, TcpSocket};
 use wasip2::sockets::tcp_create_socket::create_tcp_socket;
 
 use super::addr::{self, Family, with_network};
-use super::buffer::{Partial, Pattern, RecvBuffer, Source};
+use super::buffer::{Partial, Pattern, READ_SIZE, RecvBuffer, Source};
 use super::closing;
 use super::error::{NetError, NetResult};
 use super::id;
@@ -64,6 +64,22 @@ impl Connection {
     /// Whether the host has finished writing what was sent, so dropping will not block.
     pub fn is_drained(&self) -> bool {
         self.writable.ready()
+    }
+
+    /// Writes what the stream accepts of `data` now, without waiting; returns how much.
+    pub fn write_now(&mut self, data: &[u8]) -> usize {
+        match self.output.check_write() {
+            Ok(permit) => {
+                let n = usize::try_from(permit).unwrap_or(usize::MAX).min(data.len());
+                if n > 0 && self.output.write(&data[..n]).is_ok() {
+                    n
+                } else {
+                    0
+                }
+            }
+            // A broken stream will take nothing more: give the tail up.
+            Err(_) => data.len(),
+        }
     }
 
     /// Writes as much of `data` as the deadline allows; returns how much was accepted, and
@@ -507,10 +523,26 @@ impl Tcp {
 
     /// Closes the object; idempotent. Unsent data still goes out (see `closing`).
     pub fn close(&mut self) {
+        self.close_after(Vec::new());
+    }
+
+    /// Closes the object once `tail` has followed what was already sent (a layered
+    /// protocol's last bytes), without waiting for either.
+    pub fn close_after(&mut self, tail: Vec<u8>) {
         if let State::Connected(conn) = std::mem::replace(&mut self.state, State::Closed) {
-            closing::release(conn);
+            closing::release(conn, tail);
         }
         closing::sweep();
+    }
+
+    /// Reads whatever bytes are available for a protocol layered on the connection (TLS),
+    /// those already buffered first, waiting within `deadline` if there are none.
+    pub fn read_raw(&mut self, out: &mut Vec<u8>, deadline: &Deadline) -> NetResult<()> {
+        let (conn, buffer, _) = self.connected(deadline)?;
+        if buffer.take_all(out) > 0 {
+            return Ok(());
+        }
+        conn.read_some(out, READ_SIZE, deadline)
     }
 }
 

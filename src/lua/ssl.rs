@@ -1,0 +1,597 @@
+//! `ssl.core`: LuaSec's C side over [`crate::net::tls`] — contexts, connections that take
+//! over a connected TCP object, and certificate objects. `lua/ssl.lua` and
+//! `lua/ssl/https.lua` are the Lua side, as in LuaSec.
+
+use std::ffi::{CStr, c_int};
+
+use super::api::{Args, Entry, LuaResult, Raise, cfunction, collect, ffi, register_class};
+use super::select::remember_fd;
+use super::{results, stream, tcp};
+use crate::mime;
+use crate::net::error::NetError;
+use crate::net::id;
+use crate::net::tcp::Class;
+use crate::net::tls::x509::{self, Certificate};
+use crate::net::tls::{Context, Mode, Params, Tls};
+
+const CONTEXT: &CStr = c"SSL:Context";
+const CONNECTION: &CStr = c"SSL:Connection";
+const CERTIFICATE: &CStr = c"SSL:Certificate";
+
+/// A connection userdata. Boxed: rustls's state is large, and Lua aligns userdata to 8.
+/// `None` only after collection.
+type Connection = Option<Box<Tls>>;
+type ContextData = Option<(Context, Params)>;
+type CertificateData = Option<Box<Certificate>>;
+
+/// `require "ssl.core"`.
+pub fn open(args: &Args) -> LuaResult<c_int> {
+    register(args);
+    let functions: &[Entry] = &[
+        (c"newcontext", cfunction!(newcontext)),
+        (c"wrap", cfunction!(wrap)),
+        (c"loadcertificate", cfunction!(loadcertificate)),
+    ];
+    unsafe {
+        ffi::lua_createtable(args.state(), 0, 4);
+        super::api::set_functions(args.state(), functions);
+    }
+    args.push_integer(id::INVALID);
+    args.set_field(-2, c"SOCKET_INVALID");
+    Ok(1)
+}
+
+fn register(args: &Args) {
+    let connection: &[Entry] = &[
+        (c"close", cfunction!(close)),
+        (c"dirty", cfunction!(dirty)),
+        (c"dohandshake", cfunction!(dohandshake)),
+        (c"getalpn", cfunction!(getalpn)),
+        (c"getfd", cfunction!(getfd)),
+        (c"getpeercertificate", cfunction!(getpeercertificate)),
+        (c"getpeerchain", cfunction!(getpeerchain)),
+        (c"getpeerverification", cfunction!(getpeerverification)),
+        (c"getsniname", cfunction!(getsniname)),
+        (c"getstats", cfunction!(getstats)),
+        (c"gettimeout", cfunction!(gettimeout)),
+        (c"info", cfunction!(info)),
+        (c"receive", cfunction!(receive)),
+        (c"send", cfunction!(send)),
+        (c"setfd", cfunction!(setfd)),
+        (c"setstats", cfunction!(setstats)),
+        (c"settimeout", cfunction!(settimeout)),
+        (c"sni", cfunction!(sni)),
+        (c"want", cfunction!(want)),
+    ];
+    let connection_meta: &[Entry] = &[
+        (c"__gc", cfunction!(collect::<Connection>)),
+        (c"__close", cfunction!(close)),
+        (c"__tostring", cfunction!(connection_tostring)),
+    ];
+    let context_meta: &[Entry] = &[
+        (c"__gc", cfunction!(collect::<ContextData>)),
+        (c"__tostring", cfunction!(context_tostring)),
+    ];
+    let certificate: &[Entry] = &[
+        (c"digest", cfunction!(cert_digest)),
+        (c"extensions", cfunction!(cert_extensions)),
+        (c"getsignaturename", cfunction!(cert_signature)),
+        (c"issuer", cfunction!(cert_issuer)),
+        (c"notafter", cfunction!(cert_notafter)),
+        (c"notbefore", cfunction!(cert_notbefore)),
+        (c"pem", cfunction!(cert_pem)),
+        (c"pubkey", cfunction!(cert_pubkey)),
+        (c"serial", cfunction!(cert_serial)),
+        (c"subject", cfunction!(cert_subject)),
+        (c"validat", cfunction!(cert_validat)),
+    ];
+    let certificate_meta: &[Entry] = &[
+        (c"__gc", cfunction!(collect::<CertificateData>)),
+        (c"__eq", cfunction!(cert_eq)),
+        (c"__tostring", cfunction!(cert_tostring)),
+    ];
+    unsafe {
+        register_class(args.state(), CONNECTION, connection, connection_meta);
+        register_class(args.state(), CONTEXT, &[], context_meta);
+        register_class(args.state(), CERTIFICATE, certificate, certificate_meta);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Contexts
+// ---------------------------------------------------------------------------------------
+
+/// `ssl.newcontext(params)` → context, or nil and why.
+fn newcontext(args: &Args) -> LuaResult<c_int> {
+    if !args.is_table(1) {
+        return Err(Raise::Type(1, c"table"));
+    }
+    let params = params(args)?;
+    match params.build() {
+        Ok(context) => {
+            args.push_object::<ContextData>(Some((context, params)), CONTEXT);
+            Ok(1)
+        }
+        Err(e) => Ok(args.fail(&e.to_string())),
+    }
+}
+
+/// LuaSec's parameter table, read field by field.
+fn params(args: &Args) -> LuaResult<Params> {
+    let one = |key: &CStr| -> LuaResult<Option<String>> {
+        Ok(strings(args, key)?.and_then(|v| v.into_iter().next()))
+    };
+    Ok(Params {
+        mode: one(c"mode")?.unwrap_or_default(),
+        protocol: one(c"protocol")?,
+        key: one(c"key")?,
+        certificate: one(c"certificate")?,
+        cafile: one(c"cafile")?,
+        capath: one(c"capath")?,
+        verify: strings(args, c"verify")?,
+        options: strings(args, c"options")?.unwrap_or_default(),
+        ciphers: one(c"ciphers")?,
+        ciphersuites: one(c"ciphersuites")?,
+        curves: match one(c"curveslist")? {
+            Some(list) => Some(list),
+            None => one(c"curve")?,
+        },
+        alpn: strings(args, c"alpn")?.unwrap_or_default(),
+    })
+}
+
+/// A field of the table at 1 holding a string or a list of strings.
+fn strings(args: &Args, key: &CStr) -> LuaResult<Option<Vec<String>>> {
+    args.push_raw_field(1, key);
+    let invalid = || Raise::Message(format!("invalid {} (a string or a list of strings)", key.to_string_lossy()));
+    let result = if args.is_none_or_nil(-1) {
+        Ok(None)
+    } else if args.is_table(-1) {
+        let mut list = Vec::new();
+        for i in 1.. {
+            if args.push_raw_index(-1, i) == ffi::LUA_TNIL {
+                args.pop(1);
+                break;
+            }
+            let item = args.opt_str(-1).ok().flatten().map(|s| s.into_owned());
+            args.pop(1);
+            list.push(item.ok_or_else(invalid)?);
+        }
+        Ok(Some(list))
+    } else {
+        args.opt_str(-1)
+            .ok()
+            .flatten()
+            .map(|s| Some(vec![s.into_owned()]))
+            .ok_or_else(invalid)
+    };
+    args.pop(1);
+    result
+}
+
+fn context_tostring(args: &Args) -> LuaResult<c_int> {
+    Ok(results::describe(args, c"SSL context"))
+}
+
+fn context_at(args: &Args, arg: c_int) -> LuaResult<Context> {
+    match args.object::<ContextData>(arg, &[CONTEXT], "SSL context")? {
+        Some((context, _)) => Ok(context.clone()),
+        None => Err(Raise::Arg(arg, "SSL context expected".into())),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Connections
+// ---------------------------------------------------------------------------------------
+
+/// `ssl.core.wrap(sock, ctx)`: the connection takes `sock`'s TCP connection over; `sock`
+/// is left closed, as LuaSec leaves it without its descriptor.
+fn wrap(args: &Args) -> LuaResult<c_int> {
+    let Some(sock) = tcp::test(args, 1) else {
+        return Err(Raise::Arg(1, "tcp{client} expected".into()));
+    };
+    let context = context_at(args, 2)?;
+    // SAFETY: a live userdata argument; no other reference to it is alive.
+    let sock = unsafe { &mut *sock };
+    if sock.class() != Class::Client || sock.is_closed() {
+        return Ok(args.fail(NetError::NotConnected.as_str()));
+    }
+    let timeout = sock.timeout;
+    let taken = std::mem::take(sock);
+    match Tls::new(taken, &context) {
+        Ok(mut tls) => {
+            tls.timeout = timeout;
+            let fd = tls.fd();
+            args.push_object::<Connection>(Some(Box::new(tls)), CONNECTION);
+            remember_fd(args, -1, fd);
+            Ok(1)
+        }
+        Err(e) => Ok(args.fail(e.as_str())),
+    }
+}
+
+/// The connection at `arg`, if it is one and still there.
+pub fn test(args: &Args, arg: c_int) -> Option<*mut Tls> {
+    let p = args.test_object::<Connection>(arg, &[CONNECTION])?;
+    // SAFETY: a live userdata of this class.
+    unsafe { &mut *p }.as_deref_mut().map(|t| t as *mut Tls)
+}
+
+fn conn(args: &Args) -> LuaResult<&mut Tls> {
+    match args.object::<Connection>(1, &[CONNECTION], "SSL connection")? {
+        Some(tls) => Ok(tls),
+        None => Err(Raise::Arg(1, "SSL connection expected".into())),
+    }
+}
+
+fn connection_tostring(args: &Args) -> LuaResult<c_int> {
+    Ok(results::describe(args, c"SSL connection"))
+}
+
+fn dohandshake(args: &Args) -> LuaResult<c_int> {
+    let tls = conn(args)?;
+    let deadline = tls.deadline();
+    match tls.handshake(&deadline) {
+        Ok(()) => {
+            args.push_bool(true);
+            Ok(1)
+        }
+        Err(e) => Ok(args.fail(e.as_str())),
+    }
+}
+
+fn receive(args: &Args) -> LuaResult<c_int> {
+    let tls = conn(args)?;
+    let (pattern, prefix, cap) = stream::receive_args(args)?;
+    let deadline = tls.deadline();
+    let result = tls.receive(pattern, prefix, cap, &deadline);
+    Ok(stream::push_received(args, result, &deadline))
+}
+
+fn send(args: &Args) -> LuaResult<c_int> {
+    let tls = conn(args)?;
+    let (data, before) = stream::send_args(args)?;
+    let deadline = tls.deadline();
+    let result = if data.is_empty() {
+        Ok(0)
+    } else {
+        tls.send(data, &deadline)
+    };
+    Ok(stream::push_sent(args, result, before, &deadline))
+}
+
+fn close(args: &Args) -> LuaResult<c_int> {
+    conn(args)?.close();
+    Ok(0)
+}
+
+fn settimeout(args: &Args) -> LuaResult<c_int> {
+    super::timeout::set(args, &mut conn(args)?.timeout)
+}
+
+fn gettimeout(args: &Args) -> LuaResult<c_int> {
+    super::timeout::get(args, &conn(args)?.timeout)
+}
+
+fn dirty(args: &Args) -> LuaResult<c_int> {
+    let dirty = conn(args)?.dirty();
+    args.push_bool(dirty);
+    Ok(1)
+}
+
+fn getfd(args: &Args) -> LuaResult<c_int> {
+    let fd = conn(args)?.fd();
+    args.push_number(fd as f64);
+    Ok(1)
+}
+
+fn setfd(args: &Args) -> LuaResult<c_int> {
+    let tls = conn(args)?;
+    let fd = args.number(2)? as i64;
+    tls.set_fd(fd);
+    Ok(results::after_setfd(args, fd))
+}
+
+fn getstats(args: &Args) -> LuaResult<c_int> {
+    Ok(stream::push_stats(args, conn(args)?.stats()))
+}
+
+fn setstats(args: &Args) -> LuaResult<c_int> {
+    let tls = conn(args)?;
+    let stats = stream::stats_args(args, tls.stats())?;
+    tls.set_stats(stats);
+    args.push_number(1.0);
+    Ok(1)
+}
+
+/// `conn:sni(name)` (client): the server name to ask for and verify against.
+fn sni(args: &Args) -> LuaResult<c_int> {
+    let tls = conn(args)?;
+    if tls.mode() != Mode::Client {
+        return Err(Raise::Arg(1, "sni: server-side name maps are not supported".into()));
+    }
+    let name = args.str(2)?.into_owned();
+    args.push_bool(tls.set_sni(&name));
+    Ok(1)
+}
+
+fn getsniname(args: &Args) -> LuaResult<c_int> {
+    match conn(args)?.requested_name() {
+        Some(name) => args.push_str(&name),
+        None => args.push_nil(),
+    }
+    Ok(1)
+}
+
+fn want(args: &Args) -> LuaResult<c_int> {
+    let what = conn(args)?.want();
+    args.push_str(what);
+    Ok(1)
+}
+
+/// `info([field])`: a table describing the session, or one of its fields.
+fn info(args: &Args) -> LuaResult<c_int> {
+    let tls = conn(args)?;
+    let field = args.opt_str(2)?.map(|f| f.into_owned());
+    let Some(info) = tls.info() else {
+        args.push_nil();
+        return Ok(1);
+    };
+    args.new_table(0, 6);
+    args.push_str(info.protocol);
+    args.set_field(-2, c"protocol");
+    args.push_str(info.cipher);
+    args.set_field(-2, c"cipher");
+    args.push_integer(i64::from(info.bits));
+    args.set_field(-2, c"bits");
+    args.push_integer(i64::from(info.bits));
+    args.set_field(-2, c"algbits");
+    args.push_str(&info.key_exchange);
+    args.set_field(-2, c"key");
+    args.push_bool(false);
+    args.set_field(-2, c"export");
+    if let Some(field) = field {
+        let key = std::ffi::CString::new(field).unwrap_or_default();
+        args.push_raw_field(-1, &key);
+        unsafe { ffi::lua_remove(args.state(), -2) };
+    }
+    Ok(1)
+}
+
+fn getalpn(args: &Args) -> LuaResult<c_int> {
+    match conn(args)?.alpn() {
+        Some(p) => args.push_bytes(&p),
+        None => args.push_nil(),
+    }
+    Ok(1)
+}
+
+/// `true`, or `false` and the problems found, by depth (`{ {"message"} }`).
+fn getpeerverification(args: &Args) -> LuaResult<c_int> {
+    let tls = conn(args)?;
+    if tls.is_closed() {
+        return Ok(args.fail(NetError::Closed.as_str()));
+    }
+    let problem = match tls.verification() {
+        Some(Ok(())) => {
+            args.push_bool(true);
+            return Ok(1);
+        }
+        Some(Err(e)) => e.as_str(),
+        None => "peer did not return a certificate",
+    };
+    args.push_bool(false);
+    args.new_table(1, 0);
+    args.new_table(1, 0);
+    args.push_str(problem);
+    args.set_index(-2, 1);
+    args.set_index(-2, 1);
+    Ok(2)
+}
+
+/// `getpeercertificate([n])`: the peer's certificate (1) or the nth of its chain.
+fn getpeercertificate(args: &Args) -> LuaResult<c_int> {
+    let chain = conn(args)?.peer_certificates();
+    let n = args.opt_number(2)?.unwrap_or(1.0);
+    let found = (n >= 1.0)
+        .then(|| chain.get(n as usize - 1))
+        .flatten()
+        .and_then(|der| Certificate::parse(der));
+    match found {
+        Some(cert) => args.push_object::<CertificateData>(Some(Box::new(cert)), CERTIFICATE),
+        None => args.push_nil(),
+    }
+    Ok(1)
+}
+
+fn getpeerchain(args: &Args) -> LuaResult<c_int> {
+    let chain = conn(args)?.peer_certificates();
+    if chain.is_empty() {
+        args.push_nil();
+        return Ok(1);
+    }
+    args.new_table(chain.len() as c_int, 0);
+    for (i, der) in chain.iter().enumerate() {
+        match Certificate::parse(der) {
+            Some(cert) => args.push_object::<CertificateData>(Some(Box::new(cert)), CERTIFICATE),
+            None => args.push_bool(false),
+        }
+        args.set_index(-2, i as i64 + 1);
+    }
+    Ok(1)
+}
+
+// ---------------------------------------------------------------------------------------
+// Certificates
+// ---------------------------------------------------------------------------------------
+
+/// `ssl.loadcertificate(pem)` → certificate, or nil and why.
+fn loadcertificate(args: &Args) -> LuaResult<c_int> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let pem = args.bytes(1)?;
+    let parsed = CertificateDer::from_pem_slice(pem)
+        .ok()
+        .and_then(|der| Certificate::parse(&der));
+    match parsed {
+        Some(cert) => {
+            args.push_object::<CertificateData>(Some(Box::new(cert)), CERTIFICATE);
+            Ok(1)
+        }
+        None => Ok(args.fail("error loading certificate (invalid PEM or DER)")),
+    }
+}
+
+fn cert(args: &Args) -> LuaResult<&Certificate> {
+    match args.object::<CertificateData>(1, &[CERTIFICATE], "X509 certificate")? {
+        Some(c) => Ok(c),
+        None => Err(Raise::Arg(1, "X509 certificate expected".into())),
+    }
+}
+
+fn cert_tostring(args: &Args) -> LuaResult<c_int> {
+    Ok(results::describe(args, c"X509_CERTIFICATE"))
+}
+
+fn cert_eq(args: &Args) -> LuaResult<c_int> {
+    let a = args.test_object::<CertificateData>(1, &[CERTIFICATE]);
+    let b = args.test_object::<CertificateData>(2, &[CERTIFICATE]);
+    // SAFETY: live userdata arguments, only read.
+    let equal = match (a, b) {
+        (Some(a), Some(b)) => unsafe { (*a).as_ref().map(|c| &c.der) == (*b).as_ref().map(|c| &c.der) },
+        _ => false,
+    };
+    args.push_bool(equal);
+    Ok(1)
+}
+
+/// A distinguished name as LuaSec gives it: `{ {oid=, name=, value=}, ... }`.
+fn push_name(args: &Args, entries: &[x509::NameEntry]) {
+    args.new_table(entries.len() as c_int, 0);
+    for (i, e) in entries.iter().enumerate() {
+        args.new_table(0, 3);
+        args.push_str(&e.oid);
+        args.set_field(-2, c"oid");
+        args.push_str(&e.name);
+        args.set_field(-2, c"name");
+        args.push_str(&e.value);
+        args.set_field(-2, c"value");
+        args.set_index(-2, i as i64 + 1);
+    }
+}
+
+fn cert_subject(args: &Args) -> LuaResult<c_int> {
+    push_name(args, &cert(args)?.subject);
+    Ok(1)
+}
+
+fn cert_issuer(args: &Args) -> LuaResult<c_int> {
+    push_name(args, &cert(args)?.issuer);
+    Ok(1)
+}
+
+fn cert_notbefore(args: &Args) -> LuaResult<c_int> {
+    args.push_str(&x509::openssl_time(cert(args)?.not_before));
+    Ok(1)
+}
+
+fn cert_notafter(args: &Args) -> LuaResult<c_int> {
+    args.push_str(&x509::openssl_time(cert(args)?.not_after));
+    Ok(1)
+}
+
+fn cert_serial(args: &Args) -> LuaResult<c_int> {
+    args.push_str(&cert(args)?.serial_hex());
+    Ok(1)
+}
+
+fn cert_signature(args: &Args) -> LuaResult<c_int> {
+    args.push_str(&cert(args)?.signature_algorithm);
+    Ok(1)
+}
+
+/// `validat(time)`: whether the certificate is within its validity at `time`.
+fn cert_validat(args: &Args) -> LuaResult<c_int> {
+    let cert = cert(args)?;
+    let t = args.number(2)?;
+    args.push_bool(cert.not_before as f64 <= t && t <= cert.not_after as f64);
+    Ok(1)
+}
+
+/// `digest([alg])`: hex of the DER's hash; "sha1" (the default), "sha256", "sha384",
+/// "sha512".
+fn cert_digest(args: &Args) -> LuaResult<c_int> {
+    use ring::digest;
+    let cert = cert(args)?;
+    let algorithm = match args.opt_bytes(2)?.unwrap_or(b"sha1") {
+        b"sha1" => &digest::SHA1_FOR_LEGACY_USE_ONLY,
+        b"sha256" => &digest::SHA256,
+        b"sha384" => &digest::SHA384,
+        b"sha512" => &digest::SHA512,
+        _ => return Err(Raise::Arg(2, "invalid digest algorithm".into())),
+    };
+    args.push_str(&x509::hex(digest::digest(algorithm, &cert.der).as_ref()));
+    Ok(1)
+}
+
+fn cert_pem(args: &Args) -> LuaResult<c_int> {
+    let cert = cert(args)?;
+    args.push_str(&pem("CERTIFICATE", &cert.der));
+    Ok(1)
+}
+
+/// `pubkey()` → PEM of the public key, its type, its size in bits.
+fn cert_pubkey(args: &Args) -> LuaResult<c_int> {
+    let key = &cert(args)?.public_key;
+    args.push_str(&pem("PUBLIC KEY", &key.der));
+    args.push_str(&key.kind);
+    args.push_integer(i64::from(key.bits));
+    Ok(3)
+}
+
+/// `extensions()`: `{ [oid] = { name = "subjectAltName", dNSName = {...}, ... } }`, the
+/// extension LuaSec describes.
+fn cert_extensions(args: &Args) -> LuaResult<c_int> {
+    let cert = cert(args)?;
+    args.new_table(0, 1);
+    let Some(alt) = &cert.alt_names else {
+        return Ok(1);
+    };
+    args.new_table(0, 5);
+    args.push_str("subjectAltName");
+    args.set_field(-2, c"name");
+    let kinds: [(&CStr, &Vec<String>); 4] = [
+        (c"dNSName", &alt.dns),
+        (c"iPAddress", &alt.ip),
+        (c"rfc822Name", &alt.email),
+        (c"uniformResourceIdentifier", &alt.uri),
+    ];
+    for (key, values) in kinds {
+        if values.is_empty() {
+            continue;
+        }
+        args.new_table(values.len() as c_int, 0);
+        for (i, v) in values.iter().enumerate() {
+            args.push_str(v);
+            args.set_index(-2, i as i64 + 1);
+        }
+        args.set_field(-2, key);
+    }
+    args.set_field(-2, c"2.5.29.17");
+    Ok(1)
+}
+
+/// PEM armour around `der`, lines of 64 characters.
+fn pem(label: &str, der: &[u8]) -> String {
+    let encoded = mime::b64(Some(der), None)
+        .ok()
+        .and_then(|c| c.out)
+        .unwrap_or_default();
+    let mut text = format!("-----BEGIN {label}-----\n");
+    for line in encoded.chunks(64) {
+        text.push_str(&String::from_utf8_lossy(line));
+        text.push('\n');
+    }
+    text.push_str(&format!("-----END {label}-----\n"));
+    text
+}
