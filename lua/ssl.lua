@@ -39,13 +39,9 @@ end
 
 -- ssl.wrap(sock, params | context) -> connection | nil, err
 -- The TCP object must be connected; it is left closed, its connection taken over.
+-- (A function of its own, so that argument errors name ssl.core.wrap, always.)
 function _M.wrap(sock, cfg)
-    local ctx, msg = cfg, nil
-    if type(cfg) == "table" then
-        ctx, msg = core.newcontext(cfg)
-        if not ctx then return nil, msg end
-    end
-    return core.wrap(sock, ctx)
+    return core.wrap(sock, cfg)
 end
 
 return _M

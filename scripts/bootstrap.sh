@@ -110,7 +110,8 @@ lua_redis() {
 # comparisons, nginx for HTTP, aiosmtpd for SMTP, pyftpdlib for FTP, redis-server for
 # the lua-redis client.
 test_deps() {
-    apt_install lua5.4 lua-socket nginx python3 redis-server
+    # curl and lua-sec: the TLS tests' client and the HTTPS benchmark's native baseline.
+    apt_install lua5.4 lua-socket lua-sec nginx python3 redis-server openssl curl
     if ! python3 -c 'import aiosmtpd, pyftpdlib' 2>/dev/null; then
         python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
         say "pip install $python_servers"

@@ -273,7 +273,9 @@ local function tredirect(reqt, location)
     -- Servers often send relative locations, whatever the RFC says.
     local newurl = url.absolute(reqt.url, location)
     local create = reqt.create
-    if url.parse(newurl).scheme ~= (reqt.scheme or "http") then create = nil end
+    -- A connection function serves one scheme: a redirect to another gets the default.
+    local from = reqt.scheme or url.parse(reqt.url or "").scheme or "http"
+    if (url.parse(newurl).scheme or "http") ~= from then create = nil end
     local result, code, headers, status = trequest {
         url = newurl,
         source = reqt.source,

@@ -21,7 +21,7 @@ const CERTIFICATE: &CStr = c"SSL:Certificate";
 /// A connection userdata. Boxed: rustls's state is large, and Lua aligns userdata to 8.
 /// `None` only after collection.
 type Connection = Option<Box<Tls>>;
-type ContextData = Option<(Context, Params)>;
+type ContextData = Option<Context>;
 type CertificateData = Option<Box<Certificate>>;
 
 /// `require "ssl.core"`.
@@ -87,7 +87,6 @@ fn register(args: &Args) {
     ];
     let certificate_meta: &[Entry] = &[
         (c"__gc", cfunction!(collect::<CertificateData>)),
-        (c"__eq", cfunction!(cert_eq)),
         (c"__tostring", cfunction!(cert_tostring)),
     ];
     unsafe {
@@ -106,20 +105,21 @@ fn newcontext(args: &Args) -> LuaResult<c_int> {
     if !args.is_table(1) {
         return Err(Raise::Type(1, c"table"));
     }
-    let params = params(args)?;
+    let params = params(args, 1)?;
     match params.build() {
         Ok(context) => {
-            args.push_object::<ContextData>(Some((context, params)), CONTEXT);
+            args.push_object::<ContextData>(Some(context), CONTEXT);
             Ok(1)
         }
         Err(e) => Ok(args.fail(&e.to_string())),
     }
 }
 
-/// LuaSec's parameter table, read field by field.
-fn params(args: &Args) -> LuaResult<Params> {
+/// LuaSec's parameter table at `arg`, read field by field.
+fn params(args: &Args, arg: c_int) -> LuaResult<Params> {
+    let strings = |key: &CStr| strings(args, arg, key);
     let one = |key: &CStr| -> LuaResult<Option<String>> {
-        Ok(strings(args, key)?.and_then(|v| v.into_iter().next()))
+        Ok(strings(key)?.and_then(|v| v.into_iter().next()))
     };
     Ok(Params {
         mode: one(c"mode")?.unwrap_or_default(),
@@ -128,22 +128,27 @@ fn params(args: &Args) -> LuaResult<Params> {
         certificate: one(c"certificate")?,
         cafile: one(c"cafile")?,
         capath: one(c"capath")?,
-        verify: strings(args, c"verify")?,
-        options: strings(args, c"options")?.unwrap_or_default(),
+        verify: strings(c"verify")?,
+        options: strings(c"options")?.unwrap_or_default(),
         ciphers: one(c"ciphers")?,
         ciphersuites: one(c"ciphersuites")?,
         curves: match one(c"curveslist")? {
             Some(list) => Some(list),
             None => one(c"curve")?,
         },
-        alpn: strings(args, c"alpn")?.unwrap_or_default(),
+        alpn: strings(c"alpn")?.unwrap_or_default(),
     })
 }
 
-/// A field of the table at 1 holding a string or a list of strings.
-fn strings(args: &Args, key: &CStr) -> LuaResult<Option<Vec<String>>> {
-    args.push_raw_field(1, key);
-    let invalid = || Raise::Message(format!("invalid {} (a string or a list of strings)", key.to_string_lossy()));
+/// A field of the table at `arg` holding a string or a list of strings.
+fn strings(args: &Args, arg: c_int, key: &CStr) -> LuaResult<Option<Vec<String>>> {
+    args.push_raw_field(arg, key);
+    let invalid = || {
+        Raise::Message(format!(
+            "invalid {} (a string or a list of strings)",
+            key.to_string_lossy()
+        ))
+    };
     let result = if args.is_none_or_nil(-1) {
         Ok(None)
     } else if args.is_table(-1) {
@@ -173,9 +178,13 @@ fn context_tostring(args: &Args) -> LuaResult<c_int> {
     Ok(results::describe(args, c"SSL context"))
 }
 
-fn context_at(args: &Args, arg: c_int) -> LuaResult<Context> {
+/// The context at `arg`, or one made from the parameter table there.
+fn context_at(args: &Args, arg: c_int) -> LuaResult<Result<Context, String>> {
+    if args.is_table(arg) {
+        return Ok(params(args, arg)?.build().map_err(|e| e.to_string()));
+    }
     match args.object::<ContextData>(arg, &[CONTEXT], "SSL context")? {
-        Some((context, _)) => Ok(context.clone()),
+        Some(context) => Ok(Ok(context.clone())),
         None => Err(Raise::Arg(arg, "SSL context expected".into())),
     }
 }
@@ -184,13 +193,16 @@ fn context_at(args: &Args, arg: c_int) -> LuaResult<Context> {
 // Connections
 // ---------------------------------------------------------------------------------------
 
-/// `ssl.core.wrap(sock, ctx)`: the connection takes `sock`'s TCP connection over; `sock`
+/// `ssl.wrap(sock, ctx | params)`: the connection takes `sock`'s TCP connection over; `sock`
 /// is left closed, as LuaSec leaves it without its descriptor.
 fn wrap(args: &Args) -> LuaResult<c_int> {
     let Some(sock) = tcp::test(args, 1) else {
         return Err(Raise::Arg(1, "tcp{client} expected".into()));
     };
-    let context = context_at(args, 2)?;
+    let context = match context_at(args, 2)? {
+        Ok(context) => context,
+        Err(why) => return Ok(args.fail(&why)),
+    };
     // SAFETY: a live userdata argument; no other reference to it is alive.
     let sock = unsafe { &mut *sock };
     if sock.class() != Class::Client || sock.is_closed() {
@@ -225,7 +237,14 @@ fn conn(args: &Args) -> LuaResult<&mut Tls> {
 }
 
 fn connection_tostring(args: &Args) -> LuaResult<c_int> {
-    Ok(results::describe(args, c"SSL connection"))
+    let closed = conn(args)?.is_closed();
+    let text = format!(
+        "SSL connection: {:p}{}",
+        super::api::address(args, 1),
+        if closed { " (closed)" } else { "" }
+    );
+    args.push_str(&text);
+    Ok(1)
 }
 
 fn dohandshake(args: &Args) -> LuaResult<c_int> {
@@ -236,7 +255,12 @@ fn dohandshake(args: &Args) -> LuaResult<c_int> {
             args.push_bool(true);
             Ok(1)
         }
-        Err(e) => Ok(args.fail(e.as_str())),
+        // LuaSec answers a failed handshake with false, not nil.
+        Err(e) => {
+            args.push_bool(false);
+            args.push_str(e.as_str());
+            Ok(2)
+        }
     }
 }
 
@@ -245,7 +269,7 @@ fn receive(args: &Args) -> LuaResult<c_int> {
     let (pattern, prefix, cap) = stream::receive_args(args)?;
     let deadline = tls.deadline();
     let result = tls.receive(pattern, prefix, cap, &deadline);
-    Ok(stream::push_received(args, result, &deadline))
+    Ok(stream::push_received(args, result, None))
 }
 
 fn send(args: &Args) -> LuaResult<c_int> {
@@ -257,7 +281,7 @@ fn send(args: &Args) -> LuaResult<c_int> {
     } else {
         tls.send(data, &deadline)
     };
-    Ok(stream::push_sent(args, result, before, &deadline))
+    Ok(stream::push_sent(args, result, before, None))
 }
 
 fn close(args: &Args) -> LuaResult<c_int> {
@@ -308,11 +332,15 @@ fn setstats(args: &Args) -> LuaResult<c_int> {
 fn sni(args: &Args) -> LuaResult<c_int> {
     let tls = conn(args)?;
     if tls.mode() != Mode::Client {
-        return Err(Raise::Arg(1, "sni: server-side name maps are not supported".into()));
+        return Err(Raise::Arg(
+            1,
+            "sni: server-side name maps are not supported".into(),
+        ));
     }
     let name = args.str(2)?.into_owned();
-    args.push_bool(tls.set_sni(&name));
-    Ok(1)
+    // LuaSec returns nothing; a name that cannot be used leaves the address in force.
+    tls.set_sni(&name);
+    Ok(0)
 }
 
 fn getsniname(args: &Args) -> LuaResult<c_int> {
@@ -337,17 +365,24 @@ fn info(args: &Args) -> LuaResult<c_int> {
         args.push_nil();
         return Ok(1);
     };
-    args.new_table(0, 6);
-    args.push_str(info.protocol);
-    args.set_field(-2, c"protocol");
-    args.push_str(info.cipher);
-    args.set_field(-2, c"cipher");
-    args.push_integer(i64::from(info.bits));
+    args.new_table(0, 9);
+    let strings: [(&CStr, &str); 6] = [
+        (c"protocol", info.protocol),
+        (c"cipher", info.cipher),
+        (c"key", info.key),
+        (c"authentication", info.authentication),
+        (c"encryption", &info.encryption),
+        (c"mac", info.mac),
+    ];
+    for (key, value) in strings {
+        args.push_str(value);
+        args.set_field(-2, key);
+    }
+    // Numbers as LuaSec pushes them (floats).
+    args.push_number(f64::from(info.bits));
     args.set_field(-2, c"bits");
-    args.push_integer(i64::from(info.bits));
+    args.push_number(f64::from(info.bits));
     args.set_field(-2, c"algbits");
-    args.push_str(&info.key_exchange);
-    args.set_field(-2, c"key");
     args.push_bool(false);
     args.set_field(-2, c"export");
     if let Some(field) = field {
@@ -366,11 +401,14 @@ fn getalpn(args: &Args) -> LuaResult<c_int> {
     Ok(1)
 }
 
-/// `true`, or `false` and the problems found, by depth (`{ {"message"} }`).
+/// `true`, or `false` and what verification found, as LuaSec reports it without a
+/// verification callback.
 fn getpeerverification(args: &Args) -> LuaResult<c_int> {
     let tls = conn(args)?;
     if tls.is_closed() {
-        return Ok(args.fail(NetError::Closed.as_str()));
+        args.push_bool(false);
+        args.push_str(NetError::Closed.as_str());
+        return Ok(2);
     }
     let problem = match tls.verification() {
         Some(Ok(())) => {
@@ -381,11 +419,7 @@ fn getpeerverification(args: &Args) -> LuaResult<c_int> {
         None => "peer did not return a certificate",
     };
     args.push_bool(false);
-    args.new_table(1, 0);
-    args.new_table(1, 0);
     args.push_str(problem);
-    args.set_index(-2, 1);
-    args.set_index(-2, 1);
     Ok(2)
 }
 
@@ -450,19 +484,7 @@ fn cert(args: &Args) -> LuaResult<&Certificate> {
 }
 
 fn cert_tostring(args: &Args) -> LuaResult<c_int> {
-    Ok(results::describe(args, c"X509_CERTIFICATE"))
-}
-
-fn cert_eq(args: &Args) -> LuaResult<c_int> {
-    let a = args.test_object::<CertificateData>(1, &[CERTIFICATE]);
-    let b = args.test_object::<CertificateData>(2, &[CERTIFICATE]);
-    // SAFETY: live userdata arguments, only read.
-    let equal = match (a, b) {
-        (Some(a), Some(b)) => unsafe { (*a).as_ref().map(|c| &c.der) == (*b).as_ref().map(|c| &c.der) },
-        _ => false,
-    };
-    args.push_bool(equal);
-    Ok(1)
+    Ok(results::describe(args, c"X509 certificate"))
 }
 
 /// A distinguished name as LuaSec gives it: `{ {oid=, name=, value=}, ... }`.
@@ -549,8 +571,8 @@ fn cert_pubkey(args: &Args) -> LuaResult<c_int> {
     Ok(3)
 }
 
-/// `extensions()`: `{ [oid] = { name = "subjectAltName", dNSName = {...}, ... } }`, the
-/// extension LuaSec describes.
+/// `extensions()`: `{ [oid] = { name = "X509v3 Subject Alternative Name",
+/// dNSName = {...}, ... } }`, the extension LuaSec describes.
 fn cert_extensions(args: &Args) -> LuaResult<c_int> {
     let cert = cert(args)?;
     args.new_table(0, 1);
@@ -558,7 +580,7 @@ fn cert_extensions(args: &Args) -> LuaResult<c_int> {
         return Ok(1);
     };
     args.new_table(0, 5);
-    args.push_str("subjectAltName");
+    args.push_str("X509v3 Subject Alternative Name");
     args.set_field(-2, c"name");
     let kinds: [(&CStr, &Vec<String>); 4] = [
         (c"dNSName", &alt.dns),

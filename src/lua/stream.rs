@@ -1,6 +1,7 @@
 //! `receive` and `send` as LuaSocket shapes them, for every stream object (TCP, TLS):
 //! the pattern, prefix and `maxsize` arguments, `i, j` ranges, and the results with the
-//! partial data and progress, plus the elapsed time of debug builds.
+//! partial data and progress, plus the elapsed time of LuaSocket's debug builds (LuaSec's
+//! objects do not report it).
 
 use std::ffi::c_int;
 
@@ -58,11 +59,11 @@ pub fn receive_args(args: &Args) -> LuaResult<(Pattern, Vec<u8>, Option<usize>)>
     Ok((pattern, prefix.to_vec(), cap))
 }
 
-/// `data, nil, nil` or `nil, error, partial`, then the elapsed time.
+/// `data, nil, nil` or `nil, error, partial`, then the elapsed time if `deadline`.
 pub fn push_received(
     args: &Args,
     result: Result<Vec<u8>, Partial>,
-    deadline: &Deadline,
+    deadline: Option<&Deadline>,
 ) -> c_int {
     // The received bytes are owned by this frame while pushed; an allocation failure in
     // the push would leak them once, which is the price of not copying them twice.
@@ -80,8 +81,7 @@ pub fn push_received(
             drop(data);
         }
     }
-    push_elapsed(args, deadline);
-    4
+    push_elapsed(args, deadline)
 }
 
 /// `send(data [, i [, j]])`'s arguments: the bytes to send, and how many of the string
@@ -91,16 +91,20 @@ pub fn send_args(args: &Args) -> LuaResult<(&[u8], f64)> {
     let i = args.opt_number(3)?.unwrap_or(1.0);
     let j = args.opt_number(4)?.unwrap_or(-1.0);
     let (start, end) = string_range(data.len(), i, j);
-    let slice = if start <= end { &data[start - 1..end] } else { &[][..] };
+    let slice = if start <= end {
+        &data[start - 1..end]
+    } else {
+        &[][..]
+    };
     Ok((slice, (start - 1) as f64))
 }
 
-/// `last, nil, nil` or `nil, error, last`, then the elapsed time.
+/// `last, nil, nil` or `nil, error, last`, then the elapsed time if `deadline`.
 pub fn push_sent(
     args: &Args,
     result: Result<usize, (NetError, usize)>,
     before: f64,
-    deadline: &Deadline,
+    deadline: Option<&Deadline>,
 ) -> c_int {
     match result {
         Ok(n) => {
@@ -114,8 +118,7 @@ pub fn push_sent(
             args.push_number(before + n as f64);
         }
     }
-    push_elapsed(args, deadline);
-    4
+    push_elapsed(args, deadline)
 }
 
 /// `string.sub`-style `i, j` as 1-based inclusive bounds clamped to the string (when
@@ -153,8 +156,15 @@ pub fn stats_args(args: &Args, mut stats: Stats) -> LuaResult<Stats> {
 }
 
 /// LuaSocket's debug builds (which LuaRocks makes) return the call's duration last.
-fn push_elapsed(args: &Args, deadline: &Deadline) {
-    args.push_number(deadline.elapsed_secs(now_ns()));
+/// Returns how many results there are in all.
+fn push_elapsed(args: &Args, deadline: Option<&Deadline>) -> c_int {
+    match deadline {
+        Some(d) => {
+            args.push_number(d.elapsed_secs(now_ns()));
+            4
+        }
+        None => 3,
+    }
 }
 
 #[cfg(test)]
@@ -173,4 +183,3 @@ mod tests {
         assert_eq!(string_range(5, -100.0, 2.0), (1, 2));
     }
 }
-

@@ -160,7 +160,7 @@ fn receive(args: &Args) -> LuaResult<c_int> {
     let (pattern, prefix, cap) = stream::receive_args(args)?;
     let deadline = tcp.deadline();
     let result = tcp.receive(pattern, prefix, cap, &deadline);
-    Ok(stream::push_received(args, result, &deadline))
+    Ok(stream::push_received(args, result, Some(&deadline)))
 }
 
 fn send(args: &Args) -> LuaResult<c_int> {
@@ -173,7 +173,7 @@ fn send(args: &Args) -> LuaResult<c_int> {
     } else {
         tcp.send(data, &deadline)
     };
-    Ok(stream::push_sent(args, result, before, &deadline))
+    Ok(stream::push_sent(args, result, before, Some(&deadline)))
 }
 
 fn close(args: &Args) -> LuaResult<c_int> {

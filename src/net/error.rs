@@ -73,7 +73,9 @@ pub enum TlsError {
 impl TlsError {
     pub fn as_str(self) -> &'static str {
         match self {
-            TlsError::UnknownIssuer => "certificate verify failed: unable to get local issuer certificate",
+            TlsError::UnknownIssuer => {
+                "certificate verify failed: unable to get local issuer certificate"
+            }
             TlsError::Expired => "certificate verify failed: certificate has expired",
             TlsError::NotYetValid => "certificate verify failed: certificate is not yet valid",
             TlsError::NameMismatch => "certificate verify failed: hostname mismatch",
@@ -133,7 +135,10 @@ pub type NetResult<T> = Result<T, NetError>;
 impl NetError {
     /// Whether the operation only ran out of time and may be retried.
     pub fn would_block(&self) -> bool {
-        matches!(self, NetError::Timeout | NetError::WantRead | NetError::WantWrite)
+        matches!(
+            self,
+            NetError::Timeout | NetError::WantRead | NetError::WantWrite
+        )
     }
 }
 

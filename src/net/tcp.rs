@@ -70,7 +70,9 @@ impl Connection {
     pub fn write_now(&mut self, data: &[u8]) -> usize {
         match self.output.check_write() {
             Ok(permit) => {
-                let n = usize::try_from(permit).unwrap_or(usize::MAX).min(data.len());
+                let n = usize::try_from(permit)
+                    .unwrap_or(usize::MAX)
+                    .min(data.len());
                 if n > 0 && self.output.write(&data[..n]).is_ok() {
                     n
                 } else {

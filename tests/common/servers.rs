@@ -87,8 +87,32 @@ pub fn nginx(dir: &Path) -> Server {
     // The port is chosen before nginx binds it, so another test may take it first: then
     // nginx exits, or the port answers but not as nginx; either way, try another.
     for _ in 0..20 {
-        if let Some(server) = nginx_on(dir, free_port()) {
+        if let Some(server) = nginx_on(dir, free_port(), "") {
             return server;
+        }
+    }
+    panic!("nginx did not start on any of 20 ports");
+}
+
+/// nginx as [`nginx`] serves it, plus HTTPS on the returned port with `cert`/`key`
+/// (TLS 1.2 and 1.3), and redirects from https to https (`/secure-moved`), to http
+/// (`/to-plain`), and from http to https (`/to-secure`).
+pub fn nginx_tls(dir: &Path, cert: &Path, key: &Path) -> (Server, u16) {
+    for _ in 0..20 {
+        let (port, tls_port) = (free_port(), free_port());
+        let extra = format!(
+            "listen 127.0.0.1:{tls_port} ssl;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        location = /secure-moved {{ return 302 https://127.0.0.1:{tls_port}/hello.txt; }}
+        location = /to-secure {{ return 302 https://127.0.0.1:{tls_port}/hello.txt; }}
+        location = /to-plain {{ return 302 http://127.0.0.1:{port}/hello.txt; }}",
+            cert = cert.display(),
+            key = key.display(),
+        );
+        if let Some(server) = nginx_on(dir, port, &extra) {
+            return (server, tls_port);
         }
     }
     panic!("nginx did not start on any of 20 ports");
@@ -107,7 +131,7 @@ fn is_nginx(port: u16) -> bool {
         && answer.contains("Server: nginx")
 }
 
-fn nginx_on(dir: &Path, port: u16) -> Option<Server> {
+fn nginx_on(dir: &Path, port: u16, extra: &str) -> Option<Server> {
     let root = dir.join("www");
     std::fs::create_dir_all(root.join("uploads")).unwrap();
     std::fs::create_dir_all(root.join("private")).unwrap();
@@ -136,6 +160,7 @@ http {{
     types {{ text/plain txt; text/html html; }}
     server {{
         listen 127.0.0.1:{port};
+        {extra}
         root {root};
         client_max_body_size 64m;
         location = /moved {{ return 301 /hello.txt; }}
@@ -221,5 +246,56 @@ pub fn ftp(dir: &Path) -> Server {
         child,
         port,
         dir: dir.to_path_buf(),
+    }
+}
+
+/// Python's http.server over its ssl module, echoing each POST body's length and
+/// SHA-256 (`tests/servers/https_echo.py`).
+pub fn https_echo(cert: &Path, key: &Path) -> Server {
+    let mut command = Command::new("python3");
+    command
+        .arg(servers_dir().join("https_echo.py"))
+        .arg(cert)
+        .arg(key);
+    let (child, port) = announced(command, "the HTTPS echo server");
+    Server {
+        child,
+        port,
+        dir: PathBuf::new(),
+    }
+}
+
+/// `openssl s_server` with `args`, on a port it picks (read from its `ACCEPT` line).
+pub fn openssl_server(args: &[&str]) -> Server {
+    let mut child = Command::new("openssl")
+        .arg("s_server")
+        .args(["-accept", "127.0.0.1:0"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start openssl s_server (scripts/bootstrap.sh test installs openssl)");
+    let stdout = child.stdout.take().expect("piped");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let port = loop {
+        let line = lines
+            .next()
+            .and_then(Result::ok)
+            .expect("s_server exited before accepting");
+        if let Some(address) = line.strip_prefix("ACCEPT ") {
+            break address
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .expect("a port in the ACCEPT line");
+        }
+    };
+    // Keep draining what it prints, so it never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    Server {
+        child,
+        port,
+        dir: PathBuf::new(),
     }
 }

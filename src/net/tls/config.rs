@@ -90,15 +90,36 @@ impl Context {
 /// Client preference order: ChaCha20 first, since AES without AES instructions (as in
 /// wasm) is several times slower.
 const SUITES: &[(SupportedCipherSuite, &str)] = &[
-    (cs::TLS13_CHACHA20_POLY1305_SHA256, "TLS_CHACHA20_POLY1305_SHA256"),
+    (
+        cs::TLS13_CHACHA20_POLY1305_SHA256,
+        "TLS_CHACHA20_POLY1305_SHA256",
+    ),
     (cs::TLS13_AES_128_GCM_SHA256, "TLS_AES_128_GCM_SHA256"),
     (cs::TLS13_AES_256_GCM_SHA384, "TLS_AES_256_GCM_SHA384"),
-    (cs::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, "ECDHE-ECDSA-CHACHA20-POLY1305"),
-    (cs::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, "ECDHE-RSA-CHACHA20-POLY1305"),
-    (cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, "ECDHE-ECDSA-AES128-GCM-SHA256"),
-    (cs::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, "ECDHE-RSA-AES128-GCM-SHA256"),
-    (cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, "ECDHE-ECDSA-AES256-GCM-SHA384"),
-    (cs::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, "ECDHE-RSA-AES256-GCM-SHA384"),
+    (
+        cs::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
+    ),
+    (
+        cs::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        "ECDHE-RSA-CHACHA20-POLY1305",
+    ),
+    (
+        cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+    ),
+    (
+        cs::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        "ECDHE-RSA-AES128-GCM-SHA256",
+    ),
+    (
+        cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+    ),
+    (
+        cs::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        "ECDHE-RSA-AES256-GCM-SHA384",
+    ),
 ];
 
 /// OpenSSL's name for a suite.
@@ -249,7 +270,8 @@ impl Params {
         let mut roots = RootCertStore::empty();
         let mut files: Vec<String> = self.cafile.iter().cloned().collect();
         if let Some(dir) = &self.capath {
-            let entries = std::fs::read_dir(dir).map_err(|e| load_error("capath", dir, e))?;
+            let entries =
+                std::fs::read_dir(dir).map_err(|e| load_error("capath", dir, io_reason(&e)))?;
             let mut names: Vec<String> = entries
                 .filter_map(Result::ok)
                 .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
@@ -279,10 +301,12 @@ impl Params {
     ) -> Result<Context, ConfigError> {
         let mut roots = self.own_roots()?;
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        let inner =
-            rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                .build()
-                .map_err(|e| ConfigError::Rustls(e.to_string()))?;
+        let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider.clone(),
+        )
+        .build()
+        .map_err(|e| ConfigError::Rustls(e.to_string()))?;
         let builder = ClientConfig::builder_with_provider(provider)
             .with_protocol_versions(versions)
             .map_err(rustls_error)?
@@ -345,7 +369,18 @@ fn load_error(what: &'static str, path: &str, e: impl std::fmt::Display) -> Conf
 }
 
 fn read(what: &'static str, path: &str) -> Result<Vec<u8>, ConfigError> {
-    std::fs::read(path).map_err(|e| load_error(what, path, e))
+    std::fs::read(path).map_err(|e| load_error(what, path, io_reason(&e)))
+}
+
+/// An I/O failure in the words of the C library, without Rust's "(os error N)", whose
+/// number is WASI's here, not the host's.
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "No such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "Permission denied".into(),
+        std::io::ErrorKind::IsADirectory => "Is a directory".into(),
+        _ => e.to_string(),
+    }
 }
 
 fn load_certificates(path: &str) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
@@ -377,7 +412,11 @@ fn select_suites(
     all: &[SupportedCipherSuite],
     tls13: bool,
 ) -> Result<Vec<SupportedCipherSuite>, ConfigError> {
-    let pool: Vec<SupportedCipherSuite> = all.iter().filter(|s| is_tls13(s) == tls13).copied().collect();
+    let pool: Vec<SupportedCipherSuite> = all
+        .iter()
+        .filter(|s| is_tls13(s) == tls13)
+        .copied()
+        .collect();
     let mut chosen: Vec<SupportedCipherSuite> = Vec::new();
     let mut excluded: Vec<SupportedCipherSuite> = Vec::new();
     for token in list.split([':', ',', ' ']).filter(|t| !t.is_empty()) {
@@ -386,7 +425,11 @@ fn select_suites(
             b'+' => (false, &token[1..]),
             _ => (false, token),
         };
-        let matching: Vec<_> = pool.iter().filter(|s| matches_spec(**s, body)).copied().collect();
+        let matching: Vec<_> = pool
+            .iter()
+            .filter(|s| matches_spec(**s, body))
+            .copied()
+            .collect();
         if exclude {
             excluded.extend(matching);
         } else if matching.is_empty() && !known_elsewhere(body, tls13) {
@@ -452,8 +495,15 @@ mod tests {
     #[test]
     fn openssl_cipher_strings_select_rustls_suites() {
         assert_eq!(
-            names("ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305", false).unwrap(),
-            ["ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305"]
+            names(
+                "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305",
+                false
+            )
+            .unwrap(),
+            [
+                "ECDHE-RSA-AES128-GCM-SHA256",
+                "ECDHE-ECDSA-CHACHA20-POLY1305"
+            ]
         );
         assert_eq!(names("HIGH:!aNULL:!MD5:!RC4", false).unwrap().len(), 6);
         assert_eq!(
@@ -490,8 +540,15 @@ mod tests {
             p.build().map(|_| ()).map_err(|e| e.to_string())
         };
         assert!(params(|_| {}).is_ok());
-        assert_eq!(params(|p| p.mode = "both".into()).unwrap_err(), "invalid mode");
-        assert!(params(|p| p.protocol = Some("tlsv1".into())).unwrap_err().contains("'tlsv1'"));
+        assert_eq!(
+            params(|p| p.mode = "both".into()).unwrap_err(),
+            "invalid mode"
+        );
+        assert!(
+            params(|p| p.protocol = Some("tlsv1".into()))
+                .unwrap_err()
+                .contains("'tlsv1'")
+        );
         assert!(params(|p| p.options = vec!["no_sslv3".into(), "all".into()]).is_ok());
         assert_eq!(
             params(|p| p.options = vec!["no_frobnication".into()]).unwrap_err(),
@@ -509,10 +566,15 @@ mod tests {
             .unwrap_err(),
             "no cipher suite left for the enabled protocols"
         );
-        assert_eq!(params(|p| p.curves = Some("P-999".into())).unwrap_err(), "invalid curve (P-999)");
-        assert!(params(|p| p.cafile = Some("/nonexistent.pem".into()))
-            .unwrap_err()
-            .starts_with("error loading certificate (/nonexistent.pem)"));
+        assert_eq!(
+            params(|p| p.curves = Some("P-999".into())).unwrap_err(),
+            "invalid curve (P-999)"
+        );
+        assert!(
+            params(|p| p.cafile = Some("/nonexistent.pem".into()))
+                .unwrap_err()
+                .starts_with("error loading certificate (/nonexistent.pem)")
+        );
         let mut server = Params {
             mode: "server".into(),
             ..Params::default()

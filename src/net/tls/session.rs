@@ -188,12 +188,19 @@ impl Source for Wire {
 
 /// What `info()` reports about the negotiated connection.
 #[derive(Debug, Clone)]
+/// Fields follow OpenSSL's cipher description, as LuaSec reports them.
 pub struct Info {
     pub protocol: &'static str,
     pub cipher: &'static str,
     /// Bits of the symmetric key.
     pub bits: u32,
-    pub key_exchange: String,
+    /// Key exchange: `ECDH` (TLS 1.2), `any` (TLS 1.3 negotiates it apart from the suite).
+    pub key: &'static str,
+    /// Authentication: `RSA`/`ECDSA` (TLS 1.2), `any` (TLS 1.3).
+    pub authentication: &'static str,
+    /// e.g. `AESGCM(128)`, `CHACHA20/POLY1305(256)`.
+    pub encryption: String,
+    pub mac: &'static str,
 }
 
 pub struct Tls {
@@ -205,6 +212,8 @@ pub struct Tls {
     context: Context,
     /// `dohandshake` has been called: too late to change the name.
     started: bool,
+    /// What the last call ran out of time waiting for (`want()`).
+    waiting: Option<NetError>,
     /// `getfd`'s number, kept after the TCP object handed the connection over.
     id: i64,
 }
@@ -247,6 +256,7 @@ impl Tls {
             },
             context: context.clone(),
             started: false,
+            waiting: None,
             id,
         })
     }
@@ -289,7 +299,9 @@ impl Tls {
             Phase::Closed => return Err(NetError::Closed),
         }
         self.started = true;
-        match self.wire.handshake(deadline) {
+        let result = self.wire.handshake(deadline);
+        self.note(result.as_ref().err(), ());
+        match result {
             Ok(()) => {
                 self.phase = Phase::Ready;
                 Ok(())
@@ -324,9 +336,12 @@ impl Tls {
             });
         }
         let before = self.plain.taken();
-        let result = self.plain.receive(&mut self.wire, pattern, prefix, cap, deadline);
+        let result = self
+            .plain
+            .receive(&mut self.wire, pattern, prefix, cap, deadline);
         self.stats.received += (self.plain.taken() - before) as f64;
-        result
+        let error = result.as_ref().err().map(|p| p.error.clone());
+        self.note(error.as_ref(), result)
     }
 
     /// Encrypts and sends `data`. Bytes count as sent once rustls has taken them; if
@@ -349,7 +364,8 @@ impl Tls {
             }
         };
         self.stats.sent += sent as f64;
-        result
+        let error = result.as_ref().err().map(|e| e.0.clone());
+        self.note(error.as_ref(), result)
     }
 
     /// Sends close_notify and closes the TCP connection; the last records go out in the
@@ -362,7 +378,12 @@ impl Tls {
             self.wire.session.send_close_notify();
         }
         while self.wire.session.wants_write() {
-            if self.wire.session.write_tls(&mut self.wire.outgoing).is_err() {
+            if self
+                .wire
+                .session
+                .write_tls(&mut self.wire.outgoing)
+                .is_err()
+            {
                 break;
             }
         }
@@ -381,18 +402,27 @@ impl Tls {
 
     /// What the protocol waits for, as LuaSec's `want()` names it.
     pub fn want(&self) -> &'static str {
-        let session = &self.wire.session;
-        if !self.wire.outgoing.is_empty() || session.wants_write() {
-            "write"
-        } else if self.phase == Phase::Handshaking && session.wants_read() {
-            "read"
-        } else {
-            "nothing"
+        match &self.waiting {
+            _ if !self.wire.outgoing.is_empty() => "write",
+            Some(NetError::WantWrite) => "write",
+            Some(NetError::WantRead) => "read",
+            _ if self.phase == Phase::Handshaking && self.wire.session.wants_read() => "read",
+            _ => "nothing",
         }
     }
 
+    /// Remembers what a call ended waiting for, for `want()`.
+    fn note<T>(&mut self, error: Option<&NetError>, result: T) -> T {
+        self.waiting = error.filter(|e| e.would_block()).cloned();
+        result
+    }
+
     pub fn fd(&self) -> i64 {
-        if self.is_closed() { id::INVALID } else { self.id }
+        if self.is_closed() {
+            id::INVALID
+        } else {
+            self.id
+        }
     }
 
     pub fn set_fd(&mut self, fd: i64) {
@@ -425,14 +455,25 @@ impl Tls {
         };
         let cipher = suite_name(suite);
         let bits = if cipher.contains("128") { 128 } else { 256 };
-        let key_exchange = session
-            .negotiated_key_exchange_group()
-            .map_or_else(String::new, |g| format!("{:?}", g.name()));
+        let tls13 = protocol == "TLSv1.3";
+        let authentication = match cipher {
+            _ if tls13 => "any",
+            c if c.contains("ECDSA") => "ECDSA",
+            _ => "RSA",
+        };
+        let encryption = if cipher.contains("CHACHA20") {
+            format!("CHACHA20/POLY1305({bits})")
+        } else {
+            format!("AESGCM({bits})")
+        };
         Some(Info {
             protocol,
             cipher,
             bits,
-            key_exchange,
+            key: if tls13 { "any" } else { "ECDH" },
+            authentication,
+            encryption,
+            mac: "AEAD",
         })
     }
 
@@ -496,23 +537,27 @@ impl Selectable for Tls {
 pub fn tls_error(e: &rustls::Error) -> TlsError {
     use rustls::Error as E;
     match e {
-        E::InvalidCertificate(c) => match c {
-            CertificateError::UnknownIssuer => TlsError::UnknownIssuer,
-            CertificateError::Expired | CertificateError::ExpiredContext { .. } => TlsError::Expired,
-            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-                TlsError::NotYetValid
+        E::InvalidCertificate(c) => {
+            match c {
+                CertificateError::UnknownIssuer => TlsError::UnknownIssuer,
+                CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                    TlsError::Expired
+                }
+                CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                    TlsError::NotYetValid
+                }
+                CertificateError::NotValidForName
+                | CertificateError::NotValidForNameContext { .. } => TlsError::NameMismatch,
+                CertificateError::BadSignature
+                | CertificateError::UnsupportedSignatureAlgorithmContext { .. } => {
+                    TlsError::BadSignature
+                }
+                CertificateError::Revoked => TlsError::Revoked,
+                CertificateError::InvalidPurpose
+                | CertificateError::InvalidPurposeContext { .. } => TlsError::NotAuthorized,
+                _ => TlsError::BadCertificate,
             }
-            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-                TlsError::NameMismatch
-            }
-            CertificateError::BadSignature
-            | CertificateError::UnsupportedSignatureAlgorithmContext { .. } => TlsError::BadSignature,
-            CertificateError::Revoked => TlsError::Revoked,
-            CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
-                TlsError::NotAuthorized
-            }
-            _ => TlsError::BadCertificate,
-        },
+        }
         E::NoCertificatesPresented => TlsError::NoPeerCertificate,
         E::AlertReceived(alert) => match alert {
             AlertDescription::HandshakeFailure => TlsError::HandshakeFailure,

@@ -127,7 +127,9 @@ impl ClientCertVerifier for ClientVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        let result = self.inner.verify_client_cert(end_entity, intermediates, now);
+        let result = self
+            .inner
+            .verify_client_cert(end_entity, intermediates, now);
         record(result, true, ClientCertVerified::assertion())
     }
 

@@ -30,7 +30,9 @@ impl<'a> Der<'a> {
             if n == 0 || n > 4 || rest.len() < n {
                 return None;
             }
-            let len = rest[..n].iter().fold(0usize, |acc, &b| acc << 8 | usize::from(b));
+            let len = rest[..n]
+                .iter()
+                .fold(0usize, |acc, &b| acc << 8 | usize::from(b));
             (len, &rest[n..])
         };
         if rest.len() < len {
@@ -143,9 +145,17 @@ impl Certificate {
 
     /// The serial number in hex, as OpenSSL prints it (upper case, no leading zero bytes).
     pub fn serial_hex(&self) -> String {
-        let start = self.serial.iter().position(|&b| b != 0).unwrap_or(self.serial.len());
+        let start = self
+            .serial
+            .iter()
+            .position(|&b| b != 0)
+            .unwrap_or(self.serial.len());
         let digits = hex(&self.serial[start..]).to_uppercase();
-        if digits.is_empty() { "00".into() } else { digits }
+        if digits.is_empty() {
+            "00".into()
+        } else {
+            digits
+        }
     }
 }
 
@@ -171,7 +181,13 @@ fn oid_text(content: &[u8]) -> Option<String> {
             value = 0;
         }
     }
-    Some(parts.iter().map(u64::to_string).collect::<Vec<_>>().join("."))
+    Some(
+        parts
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join("."),
+    )
 }
 
 /// OpenSSL's long names for the OIDs certificates commonly carry.
@@ -466,7 +482,11 @@ mod tests {
     #[test]
     fn a_real_certificate_reads_as_openssl_shows_it() {
         let cert = Certificate::parse(include_bytes!("testdata/cert.der")).unwrap();
-        let cn = cert.subject.iter().find(|e| e.name == "commonName").unwrap();
+        let cn = cert
+            .subject
+            .iter()
+            .find(|e| e.name == "commonName")
+            .unwrap();
         assert_eq!(cn.oid, "2.5.4.3");
         assert_eq!(cn.value, "test.example");
         let alt = cert.alt_names.as_ref().unwrap();
