@@ -15,6 +15,7 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::bindings::LuasocketPre;
 use crate::bindings::exports::luasocket::socket::lua::Invocation;
+use crate::handles::{self, Counted, SocketCount};
 use crate::instance::{CallError, Instance, Outcome, Plugin, exit_status};
 use crate::limits::{CpuMeter, Limit, Limits, MemoryLimiter, TICK};
 use crate::lookup::{self, FilteredLookup, PendingNames};
@@ -102,6 +103,7 @@ pub struct HostState {
     lookups: PendingNames,
     memory: MemoryLimiter,
     cpu: CpuMeter,
+    sockets: SocketCount,
 }
 
 impl WasiView for HostState {
@@ -127,6 +129,9 @@ impl HostState {
         }
         if self.memory.hit {
             return CallError::Limit(Limit::Memory(self.memory.max.unwrap_or_default()));
+        }
+        if handles::is_table_full(&error) {
+            return CallError::Limit(Limit::Handles(self.wasi.table.max_capacity()));
         }
         CallError::Trapped(format!("{error:?}"))
     }
@@ -178,6 +183,10 @@ impl Runtime {
             inner: wasmtime_wasi::sockets::WasiSocketsView::sockets(&mut s.wasi),
             policy: &s.policy,
             names: &mut s.lookups,
+        })?;
+        handles::add_to_linker(&mut linker, |s: &mut HostState| Counted {
+            count: &mut s.sockets,
+            sockets: wasmtime_wasi::sockets::WasiSocketsView::sockets(&mut s.wasi),
         })?;
         let pre = LuasocketPre::new(linker.instantiate_pre(&component)?)?;
         Ok(Runtime {
@@ -289,10 +298,14 @@ impl Runtime {
             builder.inherit_stdout().inherit_stderr();
             None
         };
+        let mut table = ResourceTable::new();
+        if let Some(max) = sandbox.limits.max_sockets {
+            table.set_max_capacity(handles::table_capacity(max));
+        }
         let state = HostState {
             wasi: Wasi {
                 ctx: builder.build(),
-                table: ResourceTable::new(),
+                table,
             },
             policy,
             lookups: PendingNames::new(),
@@ -301,6 +314,7 @@ impl Runtime {
                 hit: false,
             },
             cpu: CpuMeter::new(sandbox.limits.cpu),
+            sockets: SocketCount::new(sandbox.limits.max_sockets),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.memory);
