@@ -36,30 +36,13 @@ const DEFAULT_MEMORY_LIMIT: usize = 3 << 30;
 
 const OUT_OF_MEMORY: &str = "not enough memory";
 
-/// Replaces the few `debug` functions that could hand a script the registry or let it
-/// re-type userdata (a socket's metatable on another object), which would break the
-/// guarantees the native parts rely on. Everything else in `debug` stays.
+/// Removes the `debug` functions that would hand a script the registry (where the
+/// native parts keep their metatables) or a userdata's user values. The rest of the
+/// hardening is native (`lua::harden`): text-only `load`, and `debug.setmetatable` /
+/// `setupvalue` / `upvaluejoin` refused on userdata and C functions.
 const HARDEN_DEBUG: &str = r#"
-local debug, type = debug, type
-local getinfo, setupvalue, upvaluejoin, setmetatable =
-    debug.getinfo, debug.setupvalue, debug.upvaluejoin, debug.setmetatable
-local function lua_function(f) return type(f) == "function" and getinfo(f, "S").what ~= "C" end
 debug.getregistry = nil
 debug.setuservalue = nil
-debug.setmetatable = function(value, mt)
-    if type(value) == "userdata" then error("debug.setmetatable on userdata is disabled in the sandbox", 2) end
-    return setmetatable(value, mt)
-end
-debug.setupvalue = function(f, n, v)
-    if not lua_function(f) then error("debug.setupvalue on C functions is disabled in the sandbox", 2) end
-    return setupvalue(f, n, v)
-end
-debug.upvaluejoin = function(f1, n1, f2, n2)
-    if not (lua_function(f1) and lua_function(f2)) then
-        error("debug.upvaluejoin on C functions is disabled in the sandbox", 2)
-    end
-    return upvaluejoin(f1, n1, f2, n2)
-end
 "#;
 
 /// `os.exit` for a component: WASI 0.2's exit carries only success or failure, and an
@@ -122,6 +105,7 @@ pub fn new_state() -> mlua::Result<Lua> {
     lua.set_memory_limit(memory_limit())?;
     budget::take_over(&lua, memory_limit());
     lua.load(HARDEN_DEBUG).set_name("=harden").exec()?;
+    crate::lua::harden::install(&lua)?;
     crate::lua::install(&lua)?;
     Ok(lua)
 }
