@@ -304,3 +304,78 @@ fn the_socket_limit_is_per_instance_and_reported_to_embedders() {
         }
     });
 }
+
+#[test]
+fn binary_chunks_are_refused_by_every_loader() {
+    let dir = scratch("bytecode");
+    let out = lua(
+        &["--dir", &format!("{}::/d", dir.display())],
+        r#"
+        local dumped = string.dump(function() return "ran bytecode" end)
+        print(load(dumped))
+        print(load(dumped, "x", "b"))
+        print(load(dumped, "x", "bt", {}))
+        local sent = false
+        print(load(function() if sent then return nil end sent = true return dumped end))
+        local f = assert(io.open("/d/b.lua", "wb")) f:write(dumped) f:close()
+        print(loadfile("/d/b.lua"))
+        print(pcall(dofile, "/d/b.lua"))
+        package.path = "/d/?.lua"
+        print(pcall(require, "b"))
+        -- text still loads, with names, modes and environments
+        print(load("return x", "=t", "t", { x = "text ok" })())
+        "#,
+    );
+    let refused = "attempt to load a binary chunk (mode is 't')";
+    assert_eq!(
+        ok(&out),
+        format!(
+            "nil\t{refused}\nnil\tattempt to load a text chunk (mode is 'b')\nnil\t{refused}\n\
+             nil\t{refused}\nnil\t{refused}\nfalse\t{refused}\n\
+             false\terror loading module 'b' from file '/d/b.lua':\n\t{refused}\ntext ok\n"
+        )
+    );
+}
+
+#[test]
+fn the_debug_hardening_has_no_original_to_find() {
+    // The originals are not upvalues of the replacements, and are never called by them,
+    // so neither debug.getupvalue nor a call hook can hand them to the script.
+    let out = lua(
+        &[],
+        r#"
+        local found = {}
+        local getmetatable = getmetatable
+        for _, f in ipairs({ load, loadfile, debug.setmetatable, debug.setupvalue,
+                             debug.upvaluejoin }) do
+            for i = 1, 10 do
+                local _, v = debug.getupvalue(f, i)
+                if type(v) == "function" then found[#found + 1] = v end
+            end
+        end
+        debug.sethook(function()
+            local info = debug.getinfo(2, "f")
+            if info then found[#found + 1] = info.func end
+        end, "c")
+        debug.setmetatable({}, nil)
+        load("return 1")
+        debug.sethook()
+        local escaped = 0
+        local marker = { __name = "marker" }
+        local dumped = string.dump(function() return "ran bytecode" end)
+        for _, f in ipairs(found) do
+            pcall(f, io.stdout, marker)
+            if getmetatable(io.stdout) == marker then escaped = escaped + 1 end
+            local ok, g = pcall(f, dumped, "x", "b")
+            if ok and type(g) == "function" and pcall(g) and g() == "ran bytecode" then
+                escaped = escaped + 1
+            end
+        end
+        print(escaped, pcall(debug.setmetatable, io.stdout, {}))
+        "#,
+    );
+    assert_eq!(
+        ok(&out),
+        "0\tfalse\tdebug.setmetatable on userdata is disabled in the sandbox\n"
+    );
+}
