@@ -36,7 +36,8 @@ enum Step {
     Reset,
 }
 
-/// A peer on 127.0.0.1 that accepts one connection, plays `steps`, then closes.
+/// A peer on 127.0.0.1 that accepts one connection, plays `steps`, then closes (in
+/// order: what it sent arrives before the end).
 fn peer(steps: Vec<Step>) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -76,6 +77,11 @@ fn peer(steps: Vec<Step>) -> u16 {
                 return;
             }
         }
+        // An orderly close: with unread input (the rest of a request) still queued,
+        // dropping the socket would send a reset and lose what was sent before it.
+        let _ = out.shutdown(std::net::Shutdown::Write);
+        let _ = out.set_read_timeout(Some(Duration::from_secs(10)));
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
     });
     port
 }
