@@ -322,8 +322,12 @@ fn binary_chunks_are_refused_by_every_loader() {
         print(pcall(dofile, "/d/b.lua"))
         package.path = "/d/?.lua"
         print(pcall(require, "b"))
-        -- text still loads, with names, modes and environments
+        -- text still loads, with names, modes and environments (the globals by default)
         print(load("return x", "=t", "t", { x = "text ok" })())
+        print(load("return type(print)")(), load("return _ENV", "=n", "t", nil)())
+        f = assert(io.open("/d/m.lua", "w")) f:write("return tostring(#arg ~= nil)") f:close()
+        arg = {}
+        print(loadfile("/d/m.lua")(), dofile("/d/m.lua"), require("m"))
         "#,
     );
     let refused = "attempt to load a binary chunk (mode is 't')";
@@ -332,7 +336,8 @@ fn binary_chunks_are_refused_by_every_loader() {
         format!(
             "nil\t{refused}\nnil\tattempt to load a text chunk (mode is 'b')\nnil\t{refused}\n\
              nil\t{refused}\nnil\t{refused}\nfalse\t{refused}\n\
-             false\terror loading module 'b' from file '/d/b.lua':\n\t{refused}\ntext ok\n"
+             false\terror loading module 'b' from file '/d/b.lua':\n\t{refused}\ntext ok\n\
+             function\tnil\ntrue\ttrue\ttrue\t/d/m.lua\n"
         )
     );
 }

@@ -76,9 +76,9 @@ fn check_mode(args: &Args, arg: c_int) -> LuaResult<Option<String>> {
     }
 }
 
-/// After a load: sets the environment from `env` (if given) and returns the function, or
-/// `nil, message`.
-fn loaded(args: &Args, status: c_int, env: c_int) -> c_int {
+/// After a load: sets the environment from slot `env` (if the call passed it, even as
+/// nil, as Lua's `load` does) and returns the function, or `nil, message`.
+fn loaded(args: &Args, status: c_int, env: Option<c_int>) -> c_int {
     let state = args.state();
     // SAFETY: the loaded function or the message is on top of the stack.
     unsafe {
@@ -87,7 +87,7 @@ fn loaded(args: &Args, status: c_int, env: c_int) -> c_int {
             ffi::lua_insert(state, -2);
             return 2;
         }
-        if ffi::lua_type(state, env) != ffi::LUA_TNONE {
+        if let Some(env) = env {
             ffi::lua_pushvalue(state, env);
             if ffi::lua_setupvalue(state, -2, 1).is_null() {
                 ffi::lua_pop(state, 1);
@@ -103,6 +103,7 @@ fn load(args: &Args) -> LuaResult<c_int> {
     if let Some(refusal) = check_mode(args, 3)? {
         return Ok(args.fail(&refusal));
     }
+    let env = (args.top() >= 4).then_some(4);
     // SAFETY: stack slots are checked before use; the source bytes stay on the stack (a
     // string argument) or in a Lua buffer (the pieces from a reader) while loading.
     unsafe {
@@ -135,7 +136,7 @@ fn load(args: &Args) -> LuaResult<c_int> {
         let source = ffi::lua_tolstring(state, 5, &mut len);
         let name = ffi::lua_tolstring(state, 6, std::ptr::null_mut());
         let status = ffi::luaL_loadbufferx(state, source, len, name, TEXT.as_ptr());
-        Ok(loaded(args, status, 4))
+        Ok(loaded(args, status, env))
     }
 }
 
@@ -214,6 +215,7 @@ fn loadfile(args: &Args) -> LuaResult<c_int> {
         return Ok(args.fail(&refusal));
     }
     args.opt_bytes(1)?;
+    let env = (args.top() >= 3).then_some(3);
     // SAFETY: the file name stays on the stack while loading.
     unsafe {
         ffi::lua_settop(state, 3);
@@ -223,7 +225,7 @@ fn loadfile(args: &Args) -> LuaResult<c_int> {
             ffi::lua_tolstring(state, 1, std::ptr::null_mut())
         };
         let status = ffi::luaL_loadfilex(state, name, TEXT.as_ptr());
-        Ok(loaded(args, status, 3))
+        Ok(loaded(args, status, env))
     }
 }
 
