@@ -68,6 +68,8 @@ pub enum Limit {
 pub struct MemoryLimiter {
     pub max: Option<usize>,
     pub hit: bool,
+    /// The largest linear memory granted so far, in bytes (memories never shrink).
+    pub size: usize,
 }
 
 impl ResourceLimiter for MemoryLimiter {
@@ -81,6 +83,7 @@ impl ResourceLimiter for MemoryLimiter {
             self.hit = true;
             return Ok(false);
         }
+        self.size = self.size.max(desired);
         Ok(true)
     }
 

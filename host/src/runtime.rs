@@ -56,6 +56,9 @@ pub struct RunResult {
     /// Host resources (sockets, streams, pollables…) the instance still held when the
     /// run returned: what a leak would grow.
     pub resources: usize,
+    /// The instance's linear memory when the run returned, in bytes. Wasm memories only
+    /// grow, so this is also the most the run needed.
+    pub memory: usize,
 }
 
 /// Where a sandbox's stdout and stderr go when captured.
@@ -134,6 +137,11 @@ impl HostState {
             return CallError::Limit(Limit::Handles(self.wasi.table.max_capacity()));
         }
         CallError::Trapped(format!("{error:?}"))
+    }
+
+    /// The instance's linear memory, in bytes.
+    pub(crate) fn memory(&self) -> usize {
+        self.memory.size
     }
 
     /// Live entries in the resource table.
@@ -223,11 +231,13 @@ impl Runtime {
         let outcome = instance.run(&invocation).await;
         let (stdout, stderr) = instance.output();
         let resources = instance.resources();
+        let memory = instance.memory();
         Ok(RunResult {
             outcome,
             stdout,
             stderr,
             resources,
+            memory,
         })
     }
 
@@ -312,6 +322,7 @@ impl Runtime {
             memory: MemoryLimiter {
                 max: sandbox.limits.max_memory,
                 hit: false,
+                size: 0,
             },
             cpu: CpuMeter::new(sandbox.limits.cpu),
             sockets: SocketCount::new(sandbox.limits.max_sockets),
