@@ -338,7 +338,9 @@ trequest = function(reqt)
     headers = h:receiveheaders()
     if shouldredirect(nreqt, code, headers) and not nreqt.source then
         h:close()
-        return tredirect(reqt, headers.location)
+        -- Follow the location shouldredirect judged: without its blanks, which would
+        -- otherwise end up inside the request line.
+        return tredirect(reqt, (string.gsub(headers.location, "%s", "")))
     end
     if shouldreceivebody(nreqt, code) then
         h:receivebody(headers, nreqt.sink, nreqt.step)
