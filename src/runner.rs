@@ -36,30 +36,13 @@ const DEFAULT_MEMORY_LIMIT: usize = 3 << 30;
 
 const OUT_OF_MEMORY: &str = "not enough memory";
 
-/// Replaces the few `debug` functions that could hand a script the registry or let it
-/// re-type userdata (a socket's metatable on another object), which would break the
-/// guarantees the native parts rely on. Everything else in `debug` stays.
+/// Removes the `debug` functions that would hand a script the registry (where the
+/// native parts keep their metatables) or a userdata's user values. The rest of the
+/// hardening is native (`lua::harden`): text-only `load`, and `debug.setmetatable` /
+/// `setupvalue` / `upvaluejoin` refused on userdata and C functions.
 const HARDEN_DEBUG: &str = r#"
-local debug, type = debug, type
-local getinfo, setupvalue, upvaluejoin, setmetatable =
-    debug.getinfo, debug.setupvalue, debug.upvaluejoin, debug.setmetatable
-local function lua_function(f) return type(f) == "function" and getinfo(f, "S").what ~= "C" end
 debug.getregistry = nil
 debug.setuservalue = nil
-debug.setmetatable = function(value, mt)
-    if type(value) == "userdata" then error("debug.setmetatable on userdata is disabled in the sandbox", 2) end
-    return setmetatable(value, mt)
-end
-debug.setupvalue = function(f, n, v)
-    if not lua_function(f) then error("debug.setupvalue on C functions is disabled in the sandbox", 2) end
-    return setupvalue(f, n, v)
-end
-debug.upvaluejoin = function(f1, n1, f2, n2)
-    if not (lua_function(f1) and lua_function(f2)) then
-        error("debug.upvaluejoin on C functions is disabled in the sandbox", 2)
-    end
-    return upvaluejoin(f1, n1, f2, n2)
-end
 "#;
 
 /// `os.exit` for a component: WASI 0.2's exit carries only success or failure, and an
@@ -117,10 +100,105 @@ return (debug.traceback(msg, 2):gsub("\n\t%[C%]: in function 'xpcall'$", ""))
 pub fn new_state() -> mlua::Result<Lua> {
     // SAFETY: the `debug` library is loaded, then hardened before any script runs.
     let lua = unsafe { Lua::unsafe_new_with(StdLib::ALL, LuaOptions::default()) };
+    // Through mlua's allocator first, which tells mlua that memory errors are to be
+    // expected (so it protects the calls that allocate); then ours takes over.
     lua.set_memory_limit(memory_limit())?;
+    budget::take_over(&lua, memory_limit());
     lua.load(HARDEN_DEBUG).set_name("=harden").exec()?;
+    crate::lua::harden::install(&lua)?;
     crate::lua::install(&lua)?;
     Ok(lua)
+}
+
+/// Lua's allocator. mlua's aborts the instance when the underlying allocation fails, which
+/// happens before Lua's budget is spent when the instance's memory is fragmented or taken
+/// by socket buffers (a reallocation briefly needs old and new block). This one returns
+/// NULL instead, so Lua raises its catchable "not enough memory". The budget is shared by
+/// every Lua state of the instance, as they share its memory.
+mod budget {
+    use std::alloc::{Layout, alloc, dealloc, realloc};
+    use std::cell::Cell;
+    use std::ffi::c_void;
+    use std::ptr::null_mut;
+
+    use mlua::{Lua, ffi};
+
+    /// The alignment mlua's allocator uses, so blocks it allocated can be freed here.
+    const ALIGN: usize = ffi::SYS_MIN_ALIGN;
+
+    thread_local! {
+        static USED: Cell<usize> = const { Cell::new(0) };
+        static LIMIT: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+
+    /// Switches `lua` to this allocator, counting what mlua's allocated so far.
+    pub fn take_over(lua: &Lua, limit: usize) {
+        LIMIT.with(|l| l.set(limit));
+        USED.with(|u| u.set(u.get() + lua.used_memory()));
+        // SAFETY: replaces the allocator of the state's global state; blocks allocated
+        // before are compatible (same global allocator, same alignment).
+        unsafe {
+            let _ = lua.exec_raw::<()>((), |state| {
+                ffi::lua_setallocf(state, allocate, null_mut());
+            });
+        }
+    }
+
+    fn fits(more: usize) -> bool {
+        USED.with(|u| u.get().saturating_add(more) <= LIMIT.with(Cell::get))
+    }
+
+    fn adjust(freed: usize, taken: usize) {
+        USED.with(|u| u.set(u.get().saturating_sub(freed).saturating_add(taken)));
+    }
+
+    /// `lua_Alloc`: Lua's contract (osize is a type tag when ptr is NULL).
+    unsafe extern "C" fn allocate(
+        _: *mut c_void,
+        ptr: *mut c_void,
+        osize: usize,
+        nsize: usize,
+    ) -> *mut c_void {
+        // SAFETY: `ptr`, when not NULL, is a block of `osize` bytes from this allocator or
+        // mlua's, both allocating with `Layout(size, ALIGN)`.
+        unsafe {
+            if nsize == 0 {
+                if !ptr.is_null() {
+                    dealloc(ptr.cast(), Layout::from_size_align_unchecked(osize, ALIGN));
+                    adjust(osize, 0);
+                }
+                return null_mut();
+            }
+            if ptr.is_null() {
+                let Ok(layout) = Layout::from_size_align(nsize, ALIGN) else {
+                    return null_mut();
+                };
+                if !fits(nsize) {
+                    return null_mut();
+                }
+                let block = alloc(layout);
+                if !block.is_null() {
+                    adjust(0, nsize);
+                }
+                return block.cast();
+            }
+            if nsize > osize && !fits(nsize - osize) {
+                return null_mut();
+            }
+            if Layout::from_size_align(nsize, ALIGN).is_err() {
+                return null_mut();
+            }
+            let block = realloc(
+                ptr.cast(),
+                Layout::from_size_align_unchecked(osize, ALIGN),
+                nsize,
+            );
+            if !block.is_null() {
+                adjust(osize, nsize);
+            }
+            block.cast()
+        }
+    }
 }
 
 fn memory_limit() -> usize {

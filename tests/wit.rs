@@ -521,7 +521,7 @@ fn a_plugin_that_hits_a_limit_is_stopped_and_others_carry_on() {
         limits: Limits {
             timeout: Some(Duration::from_millis(500)),
             max_memory: Some(64 << 20),
-            cpu: None,
+            ..Limits::default()
         },
         ..loopback()
     };

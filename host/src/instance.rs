@@ -102,6 +102,11 @@ impl Instance {
         self.store.data_mut().resources()
     }
 
+    /// The instance's linear memory, in bytes (it only grows).
+    pub fn memory(&mut self) -> usize {
+        self.store.data().memory()
+    }
+
     /// Runs a chunk in a fresh Lua state inside this instance.
     pub async fn run(&mut self, invocation: &Invocation) -> Outcome {
         let result = guarded!(self, |store, lua| lua.call_run(store, invocation));

@@ -3,7 +3,8 @@
 //! - [`policy`]: what a script may reach on the network;
 //! - [`runtime`]: the engine and compiled component, making sandboxed instances;
 //! - [`instance`]: one instance: runs, plugins, direct use of the socket resources;
-//! - [`limits`]: memory, CPU and wall-clock limits;
+//! - [`limits`]: memory, CPU, wall-clock and socket limits;
+//! - [`handles`]: counting sockets and host handles;
 //! - [`value`]: Lua values crossing to the host;
 //! - [`cache`]: the compiled-code cache;
 //! - [`lookup`]: name lookup filtered by the policy.
@@ -12,6 +13,7 @@
 
 pub mod cache;
 pub mod component;
+pub mod handles;
 pub mod instance;
 pub mod limits;
 pub mod lookup;

@@ -3,6 +3,7 @@
 //! - memory: the store's memory limit, with Lua's own budget set a quarter below it so
 //!   that a script normally meets a catchable "not enough memory" first;
 //! - CPU: epoch interruption; every tick (10 ms) that lands in guest code is counted;
+//! - sockets and host handles: counted at creation and accept, see `handles`;
 //! - wall clock: `tokio::time::timeout` around each call. A guest blocked in a host call
 //!   (poll, sleep) is not running wasm, so only an async timeout can stop it; epoch ticks
 //!   also make CPU-bound guests yield so that the timeout gets its turn.
@@ -12,11 +13,13 @@ use std::time::Duration;
 
 use wasmtime::ResourceLimiter;
 
+pub use crate::handles::DEFAULT_MAX_SOCKETS;
+
 /// How often the epoch advances: the granularity of CPU accounting and of yielding.
 pub const TICK: Duration = Duration::from_millis(10);
 
 /// Resource limits of a run or of each plugin call. `None`: unlimited.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Limits {
     /// Linear memory of the instance, in bytes.
     pub max_memory: Option<usize>,
@@ -24,6 +27,22 @@ pub struct Limits {
     pub timeout: Option<Duration>,
     /// Time spent running guest code in each call (in 10 ms ticks; an approximation).
     pub cpu: Option<Duration>,
+    /// Sockets the instance may hold at once (listening, connected, UDP, and closed ones
+    /// still draining); its host handles are bounded in proportion (see `handles`).
+    /// Default: [`DEFAULT_MAX_SOCKETS`].
+    pub max_sockets: Option<usize>,
+}
+
+impl Default for Limits {
+    /// No memory, time or CPU limits; the default socket limit.
+    fn default() -> Limits {
+        Limits {
+            max_memory: None,
+            timeout: None,
+            cpu: None,
+            max_sockets: Some(DEFAULT_MAX_SOCKETS),
+        }
+    }
 }
 
 impl Limits {
@@ -40,12 +59,17 @@ pub enum Limit {
     WallClock(Duration),
     Cpu(Duration),
     Memory(usize),
+    /// The instance filled its table of host handles (sockets, streams, files…); the
+    /// number is the table's capacity.
+    Handles(usize),
 }
 
 /// Refuses memory growth past the limit, and remembers that it did.
 pub struct MemoryLimiter {
     pub max: Option<usize>,
     pub hit: bool,
+    /// The largest linear memory granted so far, in bytes (memories never shrink).
+    pub size: usize,
 }
 
 impl ResourceLimiter for MemoryLimiter {
@@ -59,6 +83,7 @@ impl ResourceLimiter for MemoryLimiter {
             self.hit = true;
             return Ok(false);
         }
+        self.size = self.size.max(desired);
         Ok(true)
     }
 

@@ -28,19 +28,23 @@ options:
   --timeout SECS        stop after SECS of wall-clock time, blocked in I/O or not
   --cpu-limit SECS      stop after SECS spent running Lua (10 ms granularity)
   --max-memory MB       cap the instance's memory; Lua errors with \"not enough memory\"
+  --max-sockets N       sockets the script may hold at once (default 16384; 0: no
+                        limit); past it, creating or accepting one fails with
+                        \"too many open files\"
   -e CHUNK              run CHUNK instead of a script
   -v, --version         print the version
   -h, --help            print this help
 
 exit status: the script's os.exit status; 0 when it ends normally; 1 when it raises an
-error; 2 for bad usage; 3 when the host fails; 122 memory limit; 123 CPU limit;
-124 wall-clock limit; 125 the instance trapped.";
+error; 2 for bad usage; 3 when the host fails; 121 handle limit; 122 memory limit;
+123 CPU limit; 124 wall-clock limit; 125 the instance trapped.";
 
 /// Exit statuses other than the script's own.
 mod status {
     pub const SCRIPT_ERROR: u8 = 1;
     pub const USAGE: u8 = 2;
     pub const HOST_ERROR: u8 = 3;
+    pub const HANDLE_LIMIT: u8 = 121;
     pub const MEMORY_LIMIT: u8 = 122;
     pub const CPU_LIMIT: u8 = 123;
     pub const WALL_CLOCK_LIMIT: u8 = 124;
@@ -102,6 +106,7 @@ fn parse(argv: &[String]) -> Result<Command, String> {
             "--timeout" => cmd.sandbox.limits.timeout = Some(seconds(flag, &value()?)?),
             "--cpu-limit" => cmd.sandbox.limits.cpu = Some(seconds(flag, &value()?)?),
             "--max-memory" => cmd.sandbox.limits.max_memory = Some(megabytes(&value()?)?),
+            "--max-sockets" => cmd.sandbox.limits.max_sockets = count(flag, &value()?)?,
             "-e" => {
                 cmd.chunk = Some(Chunk::Inline(value()?));
                 i += 1;
@@ -173,6 +178,14 @@ fn megabytes(text: &str) -> Result<usize, String> {
         .ok_or_else(|| {
             format!("--max-memory needs a whole number of megabytes (at least 4), not '{text}'")
         })
+}
+
+/// A count where 0 means unlimited.
+fn count(flag: &str, text: &str) -> Result<Option<usize>, String> {
+    let n = text
+        .parse::<usize>()
+        .map_err(|_| format!("{flag} needs a whole number (0: no limit), not '{text}'"))?;
+    Ok((n > 0).then_some(n))
 }
 
 fn read_chunk(chunk: &Chunk) -> Result<(String, Vec<u8>), String> {
@@ -286,6 +299,10 @@ fn report(outcome: Outcome, print_results: bool, limits: &Limits) -> ExitCode {
                 bytes >> 20
             ),
         ),
+        Outcome::Limit(Limit::Handles(n)) => fail(
+            status::HANDLE_LIMIT,
+            &format!("handle limit reached: the script held {n} host handles (--max-sockets)"),
+        ),
         Outcome::Trapped(m) => {
             let _ = limits;
             fail(status::TRAP, &format!("the instance trapped: {m}"))
@@ -324,6 +341,7 @@ mod tests {
         assert!(matches!(c.chunk, Some(Chunk::File(ref p)) if p == "s.lua"));
         assert_eq!(c.script_args, vec!["a", "b"]);
         assert_eq!(c.sandbox.limits.timeout, Some(Duration::from_secs(2)));
+        assert_eq!(c.sandbox.limits.max_sockets, Some(16_384), "the default");
         assert_eq!(c.sandbox.net.rules().len(), 1);
         let arg: std::collections::HashMap<i32, String> = c.arg_table.into_iter().collect();
         assert_eq!(arg[&0], "s.lua");
@@ -365,6 +383,7 @@ mod tests {
     fn usage_errors() {
         assert!(parse(&argv("luasocket-wasi --timeout x s.lua")).is_err());
         assert!(parse(&argv("luasocket-wasi --max-memory 1 s.lua")).is_err());
+        assert!(parse(&argv("luasocket-wasi --max-sockets -1 s.lua")).is_err());
         assert!(parse(&argv("luasocket-wasi --allow-net=[::1 s.lua")).is_err());
         assert!(parse(&argv("luasocket-wasi --bogus s.lua")).is_err());
         assert!(parse(&argv("luasocket-wasi -e")).is_err());

@@ -15,6 +15,7 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::bindings::LuasocketPre;
 use crate::bindings::exports::luasocket::socket::lua::Invocation;
+use crate::handles::{self, Counted, SocketCount};
 use crate::instance::{CallError, Instance, Outcome, Plugin, exit_status};
 use crate::limits::{CpuMeter, Limit, Limits, MemoryLimiter, TICK};
 use crate::lookup::{self, FilteredLookup, PendingNames};
@@ -55,6 +56,9 @@ pub struct RunResult {
     /// Host resources (sockets, streams, pollables…) the instance still held when the
     /// run returned: what a leak would grow.
     pub resources: usize,
+    /// The instance's linear memory when the run returned, in bytes. Wasm memories only
+    /// grow, so this is also the most the run needed.
+    pub memory: usize,
 }
 
 /// Where a sandbox's stdout and stderr go when captured.
@@ -102,6 +106,7 @@ pub struct HostState {
     lookups: PendingNames,
     memory: MemoryLimiter,
     cpu: CpuMeter,
+    sockets: SocketCount,
 }
 
 impl WasiView for HostState {
@@ -128,7 +133,15 @@ impl HostState {
         if self.memory.hit {
             return CallError::Limit(Limit::Memory(self.memory.max.unwrap_or_default()));
         }
+        if handles::is_table_full(&error) {
+            return CallError::Limit(Limit::Handles(self.wasi.table.max_capacity()));
+        }
         CallError::Trapped(format!("{error:?}"))
+    }
+
+    /// The instance's linear memory, in bytes.
+    pub(crate) fn memory(&self) -> usize {
+        self.memory.size
     }
 
     /// Live entries in the resource table.
@@ -179,6 +192,10 @@ impl Runtime {
             policy: &s.policy,
             names: &mut s.lookups,
         })?;
+        handles::add_to_linker(&mut linker, |s: &mut HostState| Counted {
+            count: &mut s.sockets,
+            sockets: wasmtime_wasi::sockets::WasiSocketsView::sockets(&mut s.wasi),
+        })?;
         let pre = LuasocketPre::new(linker.instantiate_pre(&component)?)?;
         Ok(Runtime {
             engine,
@@ -214,11 +231,13 @@ impl Runtime {
         let outcome = instance.run(&invocation).await;
         let (stdout, stderr) = instance.output();
         let resources = instance.resources();
+        let memory = instance.memory();
         Ok(RunResult {
             outcome,
             stdout,
             stderr,
             resources,
+            memory,
         })
     }
 
@@ -289,18 +308,24 @@ impl Runtime {
             builder.inherit_stdout().inherit_stderr();
             None
         };
+        let mut table = ResourceTable::new();
+        if let Some(max) = sandbox.limits.max_sockets {
+            table.set_max_capacity(handles::table_capacity(max));
+        }
         let state = HostState {
             wasi: Wasi {
                 ctx: builder.build(),
-                table: ResourceTable::new(),
+                table,
             },
             policy,
             lookups: PendingNames::new(),
             memory: MemoryLimiter {
                 max: sandbox.limits.max_memory,
                 hit: false,
+                size: 0,
             },
             cpu: CpuMeter::new(sandbox.limits.cpu),
+            sockets: SocketCount::new(sandbox.limits.max_sockets),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.memory);

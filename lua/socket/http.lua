@@ -5,8 +5,8 @@ local ltn12 = require("ltn12")
 local mime = require("mime")
 local headers_module = require("socket.headers")
 
-local string, table, tonumber, tostring, type, pairs, setmetatable, require, pcall =
-    string, table, tonumber, tostring, type, pairs, setmetatable, require, pcall
+local string, table, math, tonumber, tostring, type, pairs, setmetatable, require, pcall =
+    string, table, math, tonumber, tostring, type, pairs, setmetatable, require, pcall
 
 socket.http = {}
 local _M = socket.http
@@ -16,8 +16,12 @@ _M.USERAGENT = socket._VERSION
 
 -- Status and header lines longer than this come from a broken or hostile server.
 local MAXLINE = 65536
--- Header blocks with more lines than this too.
+-- Header blocks with more lines (folded ones included) than this too,
 local MAXHEADERS = 1000
+-- or more bytes in all,
+local MAXHEADERBYTES = 1048576
+-- and answers preceded by more interim (1xx) answers than this.
+local MAXINTERIM = 20
 
 local SCHEMES = {
     http = { port = 80, create = function() return socket.tcp end },
@@ -37,20 +41,27 @@ _M.SCHEMES = SCHEMES
 -- repeated names are joined with ", ".
 local function receiveheaders(sock, headers)
     headers = headers or {}
-    local line, err = sock:receive("*l", nil, MAXLINE)
-    if err then return nil, err end
-    local count = 0
-    while line ~= "" do
-        count = count + 1
+    local count, size = 0, 0
+    -- The next line of the block, counted against the limits.
+    local function nextline()
+        local line, err = sock:receive("*l", nil, MAXLINE)
+        if err then return nil, err end
+        count, size = count + 1, size + #line
         if count > MAXHEADERS then return nil, "too many headers" end
+        if size > MAXHEADERBYTES then return nil, "headers too long" end
+        return line
+    end
+    local line, err = nextline()
+    if err then return nil, err end
+    while line ~= "" do
         local name, value = string.match(line, "^(.-):%s*(.*)")
         if not (name and value) then return nil, "malformed reponse headers" end
         name = string.lower(name)
-        line, err = sock:receive("*l", nil, MAXLINE)
+        line, err = nextline()
         if err then return nil, err end
         while string.find(line, "^%s") do
             value = value .. line
-            line, err = sock:receive("*l", nil, MAXLINE)
+            line, err = nextline()
             if err then return nil, err end
         end
         if headers[name] then
@@ -70,23 +81,34 @@ local function selectable(sock, call)
     }, { __call = call })
 end
 
--- A chunked body, decoded; trailers go into `headers`.
+-- A chunked body, decoded; trailers go into `headers`. A chunk is handed on in pieces of
+-- at most BLOCKSIZE bytes, so a server announcing a huge chunk costs no more memory than
+-- a small one.
 socket.sourcet["http-chunked"] = function(sock, headers)
+    local left = 0
     return selectable(sock, function()
-        local line, err = sock:receive("*l", nil, MAXLINE)
-        if err then return nil, err end
-        local size = tonumber((string.gsub(line, ";.*", "")), 16)
-        if not size or size < 0 then return nil, "invalid chunk size" end
-        if size > 0 then
-            local chunk, cerr = sock:receive(size)
-            if chunk then
-                local _, terr = sock:receive("*l", nil, MAXLINE)
-                if terr then return nil, terr end
+        if left == 0 then
+            local line, err = sock:receive("*l", nil, MAXLINE)
+            if err then return nil, err end
+            local size = tonumber((string.gsub(line, ";.*", "")), 16)
+            if not size or size < 0 or size ~= math.floor(size) then
+                return nil, "invalid chunk size"
             end
-            return chunk, cerr
+            if size == 0 then
+                local _, herr = receiveheaders(sock, headers)
+                if herr then return nil, herr end
+                return nil
+            end
+            left = size
         end
-        local _, herr = receiveheaders(sock, headers)
-        if herr then return nil, herr end
+        local chunk, cerr, partial = sock:receive(math.min(left, socket.BLOCKSIZE))
+        if not chunk then return nil, cerr, partial end
+        left = left - #chunk
+        if left == 0 then
+            local _, terr = sock:receive("*l", nil, MAXLINE)
+            if terr then return nil, terr end
+        end
+        return chunk
     end)
 end
 
@@ -307,14 +329,20 @@ trequest = function(reqt)
     end
     local headers
     -- Interim answers (100 Continue and the like) have no body: skip to the real one.
+    local interim = 0
     while code >= 100 and code < 200 and code ~= 101 do
+        interim = interim + 1
+        h.try(interim <= MAXINTERIM, "too many interim answers")
         h:receiveheaders()
         code, status = h:receivestatusline()
+        h.try(code, "invalid status line after an interim answer")
     end
     headers = h:receiveheaders()
     if shouldredirect(nreqt, code, headers) and not nreqt.source then
         h:close()
-        return tredirect(reqt, headers.location)
+        -- Follow the location shouldredirect judged: without its blanks, which would
+        -- otherwise end up inside the request line.
+        return tredirect(reqt, (string.gsub(headers.location, "%s", "")))
     end
     if shouldreceivebody(nreqt, code) then
         h:receivebody(headers, nreqt.sink, nreqt.step)

@@ -4,7 +4,8 @@
 local socket = require("socket")
 local ltn12 = require("ltn12")
 
-local string, tonumber, type, setmetatable, ipairs = string, tonumber, type, setmetatable, ipairs
+local string, table, tonumber, type, setmetatable, ipairs =
+    string, table, tonumber, type, setmetatable, ipairs
 
 socket.tp = {}
 local _M = socket.tp
@@ -13,6 +14,8 @@ _M.TIMEOUT = 60
 
 -- Reply lines longer than this are a broken or hostile peer, not a protocol.
 local MAXLINE = 65536
+-- So are multi-line replies longer than this in all.
+local MAXREPLY = 1048576
 
 -- Reads one reply: its code and full text (continuation lines joined with "\n").
 local function get_reply(c)
@@ -20,17 +23,18 @@ local function get_reply(c)
     if err then return nil, err end
     local code, sep = string.match(line, "^(%d%d%d)(.?)")
     if not code then return nil, "invalid server reply" end
-    local reply = line
-    if sep == "-" then
-        repeat
-            local current
-            current, err = c:receive("*l", nil, MAXLINE)
-            if err then return nil, err end
-            reply = reply .. "\n" .. current
-            local more_code, more_sep = string.match(current, "^(%d%d%d)(.?)")
-        until more_code == code and more_sep == " "
-    end
-    return code, reply
+    if sep ~= "-" then return code, line end
+    local lines, size = { line }, #line
+    repeat
+        local current
+        current, err = c:receive("*l", nil, MAXLINE)
+        if err then return nil, err end
+        size = size + #current + 1
+        if size > MAXREPLY then return nil, "reply too long" end
+        lines[#lines + 1] = current
+        local more_code, more_sep = string.match(current, "^(%d%d%d)(.?)")
+    until more_code == code and more_sep == " "
+    return code, table.concat(lines, "\n")
 end
 
 local metat = { __index = {} }

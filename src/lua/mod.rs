@@ -4,6 +4,7 @@
 
 pub mod api;
 mod dns;
+pub mod harden;
 mod mime;
 mod options;
 mod results;
