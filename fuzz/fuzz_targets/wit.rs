@@ -126,7 +126,9 @@ fn tokio() -> &'static tokio::runtime::Runtime {
 fn runtime() -> &'static Runtime {
     static RT: OnceLock<Runtime> = OnceLock::new();
     RT.get_or_init(|| {
-        let cache = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/wit-cache");
+        // Compiled code is cached beside the binary, in the fuzz build's target dir.
+        let exe = std::env::current_exe().expect("the fuzz binary's path");
+        let cache = exe.parent().expect("a directory").join("wit-cache");
         Runtime::with_cache(Some(cache)).expect("runtime")
     })
 }
@@ -352,9 +354,20 @@ macro_rules! call {
         match tokio::time::timeout(Duration::from_secs(5), $fut).await {
             Err(_) => panic!("{} did not return within 5 s", $what),
             Ok(Err(trap)) => panic!("{} trapped: {trap:?}", $what),
-            Ok(Ok(value)) => value,
+            Ok(Ok(value)) => {
+                if tracing() {
+                    eprintln!("  {} -> {:?}", $what, value);
+                }
+                value
+            }
         }
     }};
+}
+
+/// `FUZZ_TRACE=1`: print every call and its result (to see what an input does).
+fn tracing() -> bool {
+    static TRACE: OnceLock<bool> = OnceLock::new();
+    *TRACE.get_or_init(|| std::env::var_os("FUZZ_TRACE").is_some())
 }
 
 fn bounded(block: Tiny, total: Tiny) -> Timeouts {
@@ -931,6 +944,9 @@ fuzz_target!(|ops: Vec<Op>| {
             udp: Vec::new(),
         };
         for op in ops.iter().take(48) {
+            if tracing() {
+                eprintln!("{op:?}");
+            }
             h.step(op).await;
         }
         h.drop_all().await;
