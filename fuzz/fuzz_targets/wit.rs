@@ -428,7 +428,7 @@ impl Harness<'_> {
     async fn new_tcp(&mut self, res: ResourceAny) {
         let (store, exports) = self.inst.parts();
         let m = exports.luasocket_socket_tcp().tcp_socket();
-        let _ = call!("set-timeouts", m.call_set_timeouts(&mut *store, res, SMALL));
+        call!("set-timeouts", m.call_set_timeouts(&mut *store, res, SMALL));
         self.tcp.push(Some(TcpSlot {
             res,
             peer: None,
@@ -569,7 +569,7 @@ impl Harness<'_> {
                 let m = exports.luasocket_socket_tcp().tcp_socket();
                 if let Some((_, slot)) = pick(&mut self.tcp, *i) {
                     let t = bounded(*block, *total);
-                    let _ = call!(
+                    call!(
                         "set-timeouts",
                         m.call_set_timeouts(&mut *store, slot.res, t)
                     );
@@ -638,7 +638,7 @@ impl Harness<'_> {
                 let (store, exports) = self.inst.parts();
                 let m = exports.luasocket_socket_tcp().tcp_socket();
                 if let Some((_, slot)) = pick(&mut self.tcp, *i) {
-                    let _ = call!("close", m.call_close(&mut *store, slot.res));
+                    call!("close", m.call_close(&mut *store, slot.res));
                     slot.closed = true;
                 }
             }
@@ -649,7 +649,7 @@ impl Harness<'_> {
                 let k = usize::from(*i) % self.tcp.len();
                 if let Some(slot) = self.tcp[k].take() {
                     let (store, _) = self.inst.parts();
-                    let _ = call!("drop tcp", slot.res.resource_drop_async(&mut *store));
+                    call!("drop tcp", slot.res.resource_drop_async(&mut *store));
                 }
             }
             Op::UdpCreate(f) => {
@@ -657,7 +657,7 @@ impl Harness<'_> {
                 let u = exports.luasocket_socket_udp();
                 if let Ok(res) = call!("udp create", u.call_create(&mut *store, f.get())) {
                     let m = u.udp_socket();
-                    let _ = call!(
+                    call!(
                         "udp set-timeouts",
                         m.call_set_timeouts(&mut *store, res, SMALL)
                     );
@@ -728,7 +728,7 @@ impl Harness<'_> {
                 let m = exports.luasocket_socket_udp().udp_socket();
                 if let Some((_, slot)) = pick(&mut self.udp, *i) {
                     let t = bounded(*block, *total);
-                    let _ = call!(
+                    call!(
                         "udp set-timeouts",
                         m.call_set_timeouts(&mut *store, slot.res, t)
                     );
@@ -776,7 +776,7 @@ impl Harness<'_> {
                 let (store, exports) = self.inst.parts();
                 let m = exports.luasocket_socket_udp().udp_socket();
                 if let Some((_, slot)) = pick(&mut self.udp, *i) {
-                    let _ = call!("udp close", m.call_close(&mut *store, slot.res));
+                    call!("udp close", m.call_close(&mut *store, slot.res));
                 }
             }
             Op::UdpDrop(i) => {
@@ -786,7 +786,7 @@ impl Harness<'_> {
                 let k = usize::from(*i) % self.udp.len();
                 if let Some(slot) = self.udp[k].take() {
                     let (store, _) = self.inst.parts();
-                    let _ = call!("drop udp", slot.res.resource_drop_async(&mut *store));
+                    call!("drop udp", slot.res.resource_drop_async(&mut *store));
                 }
             }
             Op::Select(read, write, timeout) => {
@@ -866,10 +866,10 @@ impl Harness<'_> {
     async fn drop_all(&mut self) {
         let (store, _) = self.inst.parts();
         for slot in self.tcp.drain(..).flatten() {
-            let _ = call!("drop tcp", slot.res.resource_drop_async(&mut *store));
+            call!("drop tcp", slot.res.resource_drop_async(&mut *store));
         }
         for slot in self.udp.drain(..).flatten() {
-            let _ = call!("drop udp", slot.res.resource_drop_async(&mut *store));
+            call!("drop udp", slot.res.resource_drop_async(&mut *store));
         }
     }
 }
