@@ -126,7 +126,9 @@ fn tokio() -> &'static tokio::runtime::Runtime {
 fn runtime() -> &'static Runtime {
     static RT: OnceLock<Runtime> = OnceLock::new();
     RT.get_or_init(|| {
-        let cache = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/wit-cache");
+        // Compiled code is cached beside the binary, in the fuzz build's target dir.
+        let exe = std::env::current_exe().expect("the fuzz binary's path");
+        let cache = exe.parent().expect("a directory").join("wit-cache");
         Runtime::with_cache(Some(cache)).expect("runtime")
     })
 }
@@ -352,9 +354,20 @@ macro_rules! call {
         match tokio::time::timeout(Duration::from_secs(5), $fut).await {
             Err(_) => panic!("{} did not return within 5 s", $what),
             Ok(Err(trap)) => panic!("{} trapped: {trap:?}", $what),
-            Ok(Ok(value)) => value,
+            Ok(Ok(value)) => {
+                if tracing() {
+                    eprintln!("  {} -> {:?}", $what, value);
+                }
+                value
+            }
         }
     }};
+}
+
+/// `FUZZ_TRACE=1`: print every call and its result (to see what an input does).
+fn tracing() -> bool {
+    static TRACE: OnceLock<bool> = OnceLock::new();
+    *TRACE.get_or_init(|| std::env::var_os("FUZZ_TRACE").is_some())
 }
 
 fn bounded(block: Tiny, total: Tiny) -> Timeouts {
@@ -415,7 +428,7 @@ impl Harness<'_> {
     async fn new_tcp(&mut self, res: ResourceAny) {
         let (store, exports) = self.inst.parts();
         let m = exports.luasocket_socket_tcp().tcp_socket();
-        let _ = call!("set-timeouts", m.call_set_timeouts(&mut *store, res, SMALL));
+        call!("set-timeouts", m.call_set_timeouts(&mut *store, res, SMALL));
         self.tcp.push(Some(TcpSlot {
             res,
             peer: None,
@@ -556,7 +569,7 @@ impl Harness<'_> {
                 let m = exports.luasocket_socket_tcp().tcp_socket();
                 if let Some((_, slot)) = pick(&mut self.tcp, *i) {
                     let t = bounded(*block, *total);
-                    let _ = call!(
+                    call!(
                         "set-timeouts",
                         m.call_set_timeouts(&mut *store, slot.res, t)
                     );
@@ -625,7 +638,7 @@ impl Harness<'_> {
                 let (store, exports) = self.inst.parts();
                 let m = exports.luasocket_socket_tcp().tcp_socket();
                 if let Some((_, slot)) = pick(&mut self.tcp, *i) {
-                    let _ = call!("close", m.call_close(&mut *store, slot.res));
+                    call!("close", m.call_close(&mut *store, slot.res));
                     slot.closed = true;
                 }
             }
@@ -636,7 +649,7 @@ impl Harness<'_> {
                 let k = usize::from(*i) % self.tcp.len();
                 if let Some(slot) = self.tcp[k].take() {
                     let (store, _) = self.inst.parts();
-                    let _ = call!("drop tcp", slot.res.resource_drop_async(&mut *store));
+                    call!("drop tcp", slot.res.resource_drop_async(&mut *store));
                 }
             }
             Op::UdpCreate(f) => {
@@ -644,7 +657,7 @@ impl Harness<'_> {
                 let u = exports.luasocket_socket_udp();
                 if let Ok(res) = call!("udp create", u.call_create(&mut *store, f.get())) {
                     let m = u.udp_socket();
-                    let _ = call!(
+                    call!(
                         "udp set-timeouts",
                         m.call_set_timeouts(&mut *store, res, SMALL)
                     );
@@ -715,7 +728,7 @@ impl Harness<'_> {
                 let m = exports.luasocket_socket_udp().udp_socket();
                 if let Some((_, slot)) = pick(&mut self.udp, *i) {
                     let t = bounded(*block, *total);
-                    let _ = call!(
+                    call!(
                         "udp set-timeouts",
                         m.call_set_timeouts(&mut *store, slot.res, t)
                     );
@@ -763,7 +776,7 @@ impl Harness<'_> {
                 let (store, exports) = self.inst.parts();
                 let m = exports.luasocket_socket_udp().udp_socket();
                 if let Some((_, slot)) = pick(&mut self.udp, *i) {
-                    let _ = call!("udp close", m.call_close(&mut *store, slot.res));
+                    call!("udp close", m.call_close(&mut *store, slot.res));
                 }
             }
             Op::UdpDrop(i) => {
@@ -773,7 +786,7 @@ impl Harness<'_> {
                 let k = usize::from(*i) % self.udp.len();
                 if let Some(slot) = self.udp[k].take() {
                     let (store, _) = self.inst.parts();
-                    let _ = call!("drop udp", slot.res.resource_drop_async(&mut *store));
+                    call!("drop udp", slot.res.resource_drop_async(&mut *store));
                 }
             }
             Op::Select(read, write, timeout) => {
@@ -853,10 +866,10 @@ impl Harness<'_> {
     async fn drop_all(&mut self) {
         let (store, _) = self.inst.parts();
         for slot in self.tcp.drain(..).flatten() {
-            let _ = call!("drop tcp", slot.res.resource_drop_async(&mut *store));
+            call!("drop tcp", slot.res.resource_drop_async(&mut *store));
         }
         for slot in self.udp.drain(..).flatten() {
-            let _ = call!("drop udp", slot.res.resource_drop_async(&mut *store));
+            call!("drop udp", slot.res.resource_drop_async(&mut *store));
         }
     }
 }
@@ -931,6 +944,9 @@ fuzz_target!(|ops: Vec<Op>| {
             udp: Vec::new(),
         };
         for op in ops.iter().take(48) {
+            if tracing() {
+                eprintln!("{op:?}");
+            }
             h.step(op).await;
         }
         h.drop_all().await;

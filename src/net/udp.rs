@@ -6,6 +6,7 @@
 //! ephemeral port, as BSD does. Changing the peer replaces the streams, the old ones
 //! dropped first (wasi traps on two live pairs).
 
+use std::cell::Cell;
 use std::net::SocketAddr;
 
 use wasip2::io::poll::Pollable;
@@ -29,6 +30,10 @@ pub const DATAGRAM_SIZE: usize = 8192;
 /// Largest datagram over IPv4 / what wasi accepts.
 pub const MAX_DATAGRAM: usize = 65535;
 
+/// How long replacing the streams waits for the host to let go of the socket after a
+/// receive that found nothing (one tick of the host's timer suffices).
+const RELEASE_WAIT: std::time::Duration = std::time::Duration::from_millis(1);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
     Unconnected,
@@ -41,6 +46,11 @@ struct Streams {
     writable: Pollable,
     incoming: IncomingDatagramStream,
     outgoing: OutgoingDatagramStream,
+    /// A receive found nothing, or `select` waited for a datagram. wasmtime-wasi then
+    /// keeps reading in a background task that shares the socket; dropping the stream only
+    /// cancels that task, and until the host has run the cancellation, `stream()` on the
+    /// socket traps ("`connect` needs exclusive access"). See [`Udp::open_streams`].
+    reading_behind: Cell<bool>,
 }
 
 /// A received datagram.
@@ -174,7 +184,12 @@ impl Udp {
     }
 
     fn open_streams(&mut self, remote: Option<SocketAddr>) -> NetResult<()> {
-        self.streams = None;
+        let reading_behind = self.streams.take().is_some_and(|s| s.reading_behind.get());
+        if reading_behind {
+            // The old streams are gone; a wait that really suspends lets the host run the
+            // cancelled background read, which releases the socket for `stream()`.
+            super::poll::sleep(RELEASE_WAIT);
+        }
         let socket = self.socket.as_ref().ok_or(NetError::Closed)?;
         let (incoming, outgoing) = socket.stream(remote.map(addr::to_wasi))?;
         self.streams = Some(Streams {
@@ -182,6 +197,7 @@ impl Udp {
             writable: outgoing.subscribe(),
             incoming,
             outgoing,
+            reading_behind: Cell::new(false),
         });
         Ok(())
     }
@@ -259,7 +275,10 @@ impl Udp {
                         from: addr::from_wasi(d.remote_address),
                     });
                 }
-                Ok(_) => wait(&streams.readable, deadline)?,
+                Ok(_) => {
+                    streams.reading_behind.set(true);
+                    wait(&streams.readable, deadline)?
+                }
                 Err(e) => return Err(udp_error(e)),
             }
         }
@@ -367,7 +386,11 @@ impl Selectable for Udp {
     fn pollable(&self, interest: Interest) -> Option<&Pollable> {
         let streams = self.streams.as_ref()?;
         Some(match interest {
-            Interest::Read => &streams.readable,
+            Interest::Read => {
+                // Waiting on it starts a background read in the host.
+                streams.reading_behind.set(true);
+                &streams.readable
+            }
             Interest::Write => &streams.writable,
         })
     }
