@@ -266,3 +266,40 @@ fn old_protocols_folded_headers_and_timeouts() {
          just the body, no status line\t200\tnil\tnil\nhi\t200\tnil\tnil\nhello world\t200\tt\nnil\ttimeout\n"
     );
 }
+
+/// Found by the http fuzz target: a folded `Location` was checked with its blanks removed
+/// but followed raw, putting blanks into the next request line.
+#[test]
+fn a_folded_redirect_location_is_followed_without_its_blanks() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let peer = thread::spawn(move || {
+        let mut request_lines = Vec::new();
+        for (i, stream) in listener.incoming().take(2).enumerate() {
+            let mut s = stream.unwrap();
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+            request_lines.push(head.lines().next().unwrap_or("").to_string());
+            let reply: &[u8] = if i == 0 {
+                b"HTTP/1.1 301 Moved\r\nLocation: /a\r\n b\r\nContent-Length: 0\r\n\r\n"
+            } else {
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+            };
+            let _ = s.write_all(reply);
+        }
+        request_lines
+    });
+    let out = lua(
+        &["--allow-net=127.0.0.1"],
+        &format!(
+            r#"
+        local http = require("socket.http")
+        print(http.request("http://127.0.0.1:{port}/start"))
+    "#
+        ),
+    );
+    assert!(ok(&out).starts_with("ok\t200\t"), "{}", stdout(&out));
+    let lines = peer.join().unwrap();
+    assert_eq!(lines, ["GET /start HTTP/1.1", "GET /ab HTTP/1.1"]);
+}

@@ -173,3 +173,33 @@ fn udp_options() {
          nil\tfalse\n"
     );
 }
+
+/// Found by the wit fuzz target: a receive (or select) that found nothing left
+/// wasmtime-wasi's background read holding the socket, and the next setpeername trapped
+/// the instance ("connect needs exclusive access").
+#[test]
+fn setpeername_after_a_receive_that_waited_does_not_trap() {
+    let (port, _peer) = echo_peer("127.0.0.1:0");
+    let out = lua(
+        &[NET],
+        &format!(
+            r#"
+        local socket = require("socket")
+        local u = socket.udp()
+        assert(u:setpeername("127.0.0.1", 9))
+        u:settimeout(0.01)
+        print(u:receive())
+        print(socket.select({{u}}, nil, 0.01))
+        print(u:setpeername("127.0.0.1", {port}))
+        u:settimeout(2)
+        u:send("still usable")
+        print(u:receive())
+    "#
+        ),
+    );
+    let text = ok(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "nil\ttimeout", "{text}");
+    assert_eq!(lines[2], "1.0", "{text}");
+    assert_eq!(lines[3], "elbasu llits", "{text}");
+}
