@@ -6,7 +6,8 @@
 //! - [`limits`]: memory, CPU and wall-clock limits;
 //! - [`value`]: Lua values crossing to the host;
 //! - [`cache`]: the compiled-code cache;
-//! - [`lookup`]: name lookup filtered by the policy.
+//! - [`lookup`]: name lookup filtered by the policy;
+//! - [`readiness`]: `wasi:io/poll` that keeps socket readiness fresh in busy guests.
 //!
 //! The `luasocket-wasi` command line (`src/main.rs`) is one user of this library.
 
@@ -16,6 +17,7 @@ pub mod instance;
 pub mod limits;
 pub mod lookup;
 pub mod policy;
+pub mod readiness;
 pub mod runtime;
 pub mod value;
 

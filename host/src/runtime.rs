@@ -19,6 +19,7 @@ use crate::instance::{CallError, Instance, Outcome, Plugin, exit_status};
 use crate::limits::{CpuMeter, Limit, Limits, MemoryLimiter, TICK};
 use crate::lookup::{self, FilteredLookup, PendingNames};
 use crate::policy::{NetPolicy, describe_use};
+use crate::readiness::{self, DriverTurns, FreshPoll};
 use crate::{cache, component};
 
 /// The environment variable that tells the guest its Lua heap budget (bytes).
@@ -102,6 +103,7 @@ pub struct HostState {
     lookups: PendingNames,
     memory: MemoryLimiter,
     cpu: CpuMeter,
+    turns: DriverTurns,
 }
 
 impl WasiView for HostState {
@@ -178,6 +180,10 @@ impl Runtime {
             inner: wasmtime_wasi::sockets::WasiSocketsView::sockets(&mut s.wasi),
             policy: &s.policy,
             names: &mut s.lookups,
+        })?;
+        readiness::add_to_linker(&mut linker, |s: &mut HostState| FreshPoll {
+            table: &mut s.wasi.table,
+            turns: &mut s.turns,
         })?;
         let pre = LuasocketPre::new(linker.instantiate_pre(&component)?)?;
         Ok(Runtime {
@@ -301,6 +307,7 @@ impl Runtime {
                 hit: false,
             },
             cpu: CpuMeter::new(sandbox.limits.cpu),
+            turns: DriverTurns::default(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.memory);
