@@ -387,6 +387,10 @@ fn lua_path(dirs: &[Preopen]) -> Option<String> {
 fn engine_config(pool: Option<Pool>) -> Config {
     let mut config = Config::new();
     config.epoch_interruption(true);
+    // For `perf record`: write /tmp/perf-PID.map so guest frames get names (bench/README).
+    if std::env::var_os("LUASOCKET_WASI_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     config.wasm_component_model(true);
     if let Some(pool) = pool {
         let mut p = PoolingAllocationConfig::default();
