@@ -182,6 +182,9 @@ def nginx(root):
     (root / "logs").mkdir(exist_ok=True)
     (root / "www" / "small.txt").write_text("hello from nginx\n")
     (root / "www" / "big.bin").write_bytes(os.urandom(1 << 20))
+    # nginx's workers run as an unprivileged user: they must be able to reach the files.
+    for p in [root, root / "www", root / "www" / "small.txt", root / "www" / "big.bin"]:
+        p.chmod(0o755)
     conf = root / "nginx.conf"
     conf.write_text(
         f"daemon off; pid {root}/nginx.pid; error_log {root}/logs/error.log;\n"
