@@ -164,9 +164,14 @@ def select_loop(table, connections, lines, reps, runtimes=("native", "component"
         cmd = RUNTIMES[rt] + [str(LUA / "select_server.lua"), port, connections, lines]
         server = subprocess.Popen(list(map(str, cmd)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert server.stdout.readline().strip() == "ready", server.stderr.read()
-        with Peer("clients", port, connections, lines, wait_ready=False) as clients:
-            clients.result()
-        out, err = server.communicate(timeout=600)
+        try:
+            with Peer("clients", port, connections, lines, wait_ready=False) as clients:
+                clients.result()
+            out, err = server.communicate(timeout=600)
+        finally:
+            if server.poll() is None:
+                server.kill()
+                server.wait()
         if server.returncode != 0:
             raise RuntimeError(f"{rt} select server failed: {err}")
         r = parse(out.strip().splitlines()[-1])

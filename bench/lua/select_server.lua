@@ -19,7 +19,8 @@ local function drop(s)
 end
 local t0
 while echoed < expected do
-    local readable = socket.select(recvt, nil, 10)
+    local readable, _, err = socket.select(recvt, nil, 10)
+    if err then error(("no progress for 10 s (%s) after %d echoes"):format(err, echoed)) end
     for _, s in ipairs(readable) do
         if s == server then
             local c = server:accept()
