@@ -277,7 +277,7 @@ def main():
     ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     opts = ap.parse_args()
     q = opts.quick
-    reps = 1 if q else 3
+    reps = 1 if q else 5
     started, load_before = time.monotonic(), os.getloadavg()
     table = Table()
     bulk(table, (8 if q else 512) << 20, reps)
