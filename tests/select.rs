@@ -43,6 +43,49 @@ fn ten_thousand_sockets_in_one_select() {
     );
 }
 
+/// Data that arrives while the script never has to wait is still seen: a closed peer
+/// left in the read set (always ready) must not hide another socket's data, nor may a
+/// zero-timeout receive loop spin past it. (wasmtime-wasi learns of new data only when
+/// its runtime gets a turn; the host gives it one in busy loops. No `--timeout` here: its
+/// epoch ticks make a busy guest yield every 10 ms, which would hide the problem.)
+#[test]
+fn busy_loops_still_see_new_data() {
+    let out = lua(
+        &[NET],
+        r#"
+        local socket = require("socket")
+        local server = assert(socket.bind("127.0.0.1", 0))
+        local ip, port = server:getsockname()
+        local a = assert(socket.connect(ip, port)); local pa = assert(server:accept())
+        local b = assert(socket.connect(ip, port)); local pb = assert(server:accept())
+        a:close()
+        assert(socket.select({pa}, nil, 5)[pa])
+        print((select(2, pa:receive())))
+        pb:settimeout(0)
+        print((select(2, pb:receive())))
+        -- the data comes once the loop is spinning on the closed pa
+        local t0, seen, spins = socket.gettime(), false, 0
+        while not seen and socket.gettime() - t0 < 5 do
+            local r = socket.select({pa, pb}, nil, 1)
+            seen = r[pb] ~= nil
+            spins = spins + 1
+            if spins == 100 then b:send("late\n") end
+        end
+        print(seen, (pb:receive()))
+        print((select(2, pb:receive())))
+        local got
+        spins, t0 = 0, socket.gettime()
+        repeat
+            got = pb:receive()
+            spins = spins + 1
+            if spins == 100 then b:send("busy\n") end
+        until got or socket.gettime() - t0 > 5
+        print(got)
+    "#,
+    );
+    assert_eq!(ok(&out), "closed\ntimeout\ntrue\tlate\ntimeout\nbusy\n");
+}
+
 #[test]
 fn foreign_objects_dirty_sockets_and_sleeping() {
     let out = lua(

@@ -1,5 +1,7 @@
 -- UDP. Usage: udp.lua send PORT COUNT SIZE   (to a native counter)
---             udp.lua recv PORT COUNT          (from a native blaster; prints what arrived)
+--             udp.lua recv PORT COUNT ACK      (from a native sender; prints what arrived)
+-- The receiver acknowledges every ACK datagrams with its count, and the sender keeps only
+-- a window ahead of that, so nothing is dropped and the rate is the receive path's.
 local socket = require("socket")
 local mode, port, count = arg[1], tonumber(arg[2]), tonumber(arg[3])
 local u = assert(socket.udp())
@@ -13,11 +15,13 @@ else
     print("ready")
     io.stdout:flush()
     u:settimeout(5)
+    local every = tonumber(arg[4]) or 32
     local got, t0, last = 0, nil, nil
     while got < count do
-        local d = u:receive()
+        local d, ip, peerport = u:receivefrom()
         if not d then break end
         got = got + 1
+        if got % every == 0 or got == count then u:sendto(tostring(got), ip, peerport) end
         last = socket.gettime()
         t0 = t0 or last
         u:settimeout(1)

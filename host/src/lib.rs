@@ -7,7 +7,8 @@
 //! - [`handles`]: counting sockets and host handles;
 //! - [`value`]: Lua values crossing to the host;
 //! - [`cache`]: the compiled-code cache;
-//! - [`lookup`]: name lookup filtered by the policy.
+//! - [`lookup`]: name lookup filtered by the policy;
+//! - [`readiness`]: `wasi:io/poll` that keeps socket readiness fresh in busy guests.
 //!
 //! The `luasocket-wasi` command line (`src/main.rs`) is one user of this library.
 
@@ -18,6 +19,7 @@ pub mod instance;
 pub mod limits;
 pub mod lookup;
 pub mod policy;
+pub mod readiness;
 pub mod runtime;
 pub mod value;
 

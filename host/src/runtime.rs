@@ -20,6 +20,7 @@ use crate::instance::{CallError, Instance, Outcome, Plugin, exit_status};
 use crate::limits::{CpuMeter, Limit, Limits, MemoryLimiter, TICK};
 use crate::lookup::{self, FilteredLookup, PendingNames};
 use crate::policy::{NetPolicy, describe_use};
+use crate::readiness::{self, DriverTurns, FreshPoll};
 use crate::{cache, component};
 
 /// The environment variable that tells the guest its Lua heap budget (bytes).
@@ -107,6 +108,7 @@ pub struct HostState {
     memory: MemoryLimiter,
     cpu: CpuMeter,
     sockets: SocketCount,
+    turns: DriverTurns,
 }
 
 impl WasiView for HostState {
@@ -195,6 +197,10 @@ impl Runtime {
         handles::add_to_linker(&mut linker, |s: &mut HostState| Counted {
             count: &mut s.sockets,
             sockets: wasmtime_wasi::sockets::WasiSocketsView::sockets(&mut s.wasi),
+        })?;
+        readiness::add_to_linker(&mut linker, |s: &mut HostState| FreshPoll {
+            table: &mut s.wasi.table,
+            turns: &mut s.turns,
         })?;
         let pre = LuasocketPre::new(linker.instantiate_pre(&component)?)?;
         Ok(Runtime {
@@ -326,6 +332,7 @@ impl Runtime {
             },
             cpu: CpuMeter::new(sandbox.limits.cpu),
             sockets: SocketCount::new(sandbox.limits.max_sockets),
+            turns: DriverTurns::default(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.memory);
@@ -405,6 +412,10 @@ fn lua_path(dirs: &[Preopen]) -> Option<String> {
 fn engine_config(pool: Option<Pool>) -> Config {
     let mut config = Config::new();
     config.epoch_interruption(true);
+    // For `perf record`: write /tmp/perf-PID.map so guest frames get names (bench/README).
+    if std::env::var_os("LUASOCKET_WASI_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     config.wasm_component_model(true);
     if let Some(pool) = pool {
         let mut p = PoolingAllocationConfig::default();

@@ -16,9 +16,11 @@ mod tcp;
 mod timeout;
 mod udp;
 
+use std::ffi::c_int;
+
 use mlua::{Lua, Table};
 
-use api::cfunction;
+use api::{cfunction, ffi};
 
 /// The Lua modules shipped in the component: `require` name and source.
 const MODULES: &[(&str, &str)] = &[
@@ -46,7 +48,9 @@ const MODULES: &[(&str, &str)] = &[
 ];
 
 /// Makes LuaSocket's modules loadable. They go into `package.preload`, so they take
-/// precedence over any same-named file on `package.path`, as a built-in should.
+/// precedence over any same-named file on `package.path`, as a built-in should. The Lua
+/// modules are compiled only when first required: compiling all of them up front cost
+/// start-up time, and their functions stayed in the heap for every GC cycle to traverse.
 pub fn install(lua: &Lua) -> mlua::Result<()> {
     let preload: Table = lua.globals().get::<Table>("package")?.get("preload")?;
     // SAFETY: `socket::open` is a binding function following the rules in `api`.
@@ -58,12 +62,49 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
     // SAFETY: as above.
     let ssl_core = unsafe { lua.create_c_function(cfunction!(ssl::open))? };
     preload.set("ssl.core", ssl_core)?;
-    for &(name, source) in MODULES {
-        let loader = lua
-            .load(source)
-            .set_name(format!("@{}.lua", name.replace('.', "/")))
-            .into_function()?;
-        preload.set(name, loader)?;
+    // SAFETY: `load_builtin` is a Lua C function that only uses the stack it is given.
+    let loader = unsafe { lua.create_c_function(load_builtin)? };
+    for &(name, _) in MODULES {
+        preload.set(name, &loader)?;
     }
     Ok(())
+}
+
+/// The loader of every built-in Lua module, called by `require` as `loader(name, extra)`:
+/// compiles the module named by its first argument and runs it with the arguments it was
+/// given, as the loader of a file would. Errors propagate as plain Lua errors.
+unsafe extern "C-unwind" fn load_builtin(state: *mut ffi::lua_State) -> c_int {
+    // SAFETY: Lua calls this with a valid state; the source is static, and the chunk name
+    // is a Lua string on the stack while it is used.
+    unsafe {
+        let name = if ffi::lua_type(state, 1) == ffi::LUA_TSTRING {
+            let mut len = 0;
+            let p = ffi::lua_tolstring(state, 1, &mut len);
+            std::slice::from_raw_parts(p.cast::<u8>(), len)
+        } else {
+            &[]
+        };
+        let Some(&(name, source)) = MODULES.iter().find(|(n, _)| n.as_bytes() == name) else {
+            ffi::lua_pushstring(state, c"not a built-in module".as_ptr());
+            ffi::lua_error(state);
+        };
+        let chunk_name = format!("@{}.lua", name.replace('.', "/"));
+        ffi::lua_pushlstring(state, chunk_name.as_ptr().cast(), chunk_name.len());
+        drop(chunk_name);
+        let status = ffi::luaL_loadbufferx(
+            state,
+            source.as_ptr().cast(),
+            source.len(),
+            ffi::lua_tolstring(state, -1, std::ptr::null_mut()),
+            c"t".as_ptr(),
+        );
+        if status != ffi::LUA_OK {
+            ffi::lua_error(state);
+        }
+        ffi::lua_remove(state, -2);
+        ffi::lua_insert(state, 1);
+        let args = ffi::lua_gettop(state) - 1;
+        ffi::lua_call(state, args, ffi::LUA_MULTRET);
+        ffi::lua_gettop(state)
+    }
 }

@@ -11,6 +11,12 @@ use super::timeout::Deadline;
 /// Largest single read: wasi input streams hand out at most 64 KiB per call.
 pub const READ_SIZE: usize = 64 * 1024;
 
+/// The smallest buffered read. Buffered reads adapt between this and [`READ_SIZE`]: the
+/// host zero-fills a buffer of the size asked for on every read, data or not (64 KiB
+/// costs more than the system call for a 64-byte line), so the size follows what reads
+/// actually return: doubled when a read fills it, halved when it comes back mostly empty.
+const MIN_READ: usize = 4096;
+
 /// From this many missing bytes on, an exact-size receive reads straight into its result
 /// instead of through the buffer; below it, one buffered read serves many small receives.
 const DIRECT_READ: usize = 4096;
@@ -48,6 +54,8 @@ pub struct RecvBuffer {
     pos: usize,
     /// Bytes the application has taken, line terminators included (`getstats`).
     taken: u64,
+    /// The size of the next buffered read (0 until the first: [`MIN_READ`]).
+    read_size: usize,
 }
 
 impl RecvBuffer {
@@ -86,7 +94,18 @@ impl RecvBuffer {
             self.data.drain(..self.pos);
             self.pos = 0;
         }
-        src.read_some(&mut self.data, READ_SIZE, deadline)
+        let want = self.read_size.clamp(MIN_READ, READ_SIZE);
+        let before = self.data.len();
+        src.read_some(&mut self.data, want, deadline)?;
+        let got = self.data.len() - before;
+        self.read_size = if got >= want {
+            (want * 2).min(READ_SIZE)
+        } else if got < want / 4 {
+            (want / 2).max(MIN_READ)
+        } else {
+            want
+        };
+        Ok(())
     }
 
     /// Moves every buffered byte to `out`; returns how many.
@@ -153,6 +172,10 @@ impl RecvBuffer {
         Ok(())
     }
 
+    /// `"*a"`. Reads are kept as the separate chunks the host hands over and joined once
+    /// at the end, into a result of the exact size: growing one buffer instead copied
+    /// everything again at each doubling, into fresh memory (wasm's allocator cannot remap
+    /// pages as the native one does), about half the time of a large receive.
     fn all(
         &mut self,
         src: &mut impl Source,
@@ -161,18 +184,31 @@ impl RecvBuffer {
         deadline: &Deadline,
     ) -> NetResult<()> {
         let start = out.len();
-        loop {
-            self.take_into(out, cap - out.len());
-            if out.len() >= cap {
-                return self.confirm_end(src, deadline);
+        self.take_into(out, cap - out.len());
+        let mut chunks: Vec<Vec<u8>> = Vec::new();
+        let mut len = out.len();
+        let result = loop {
+            if len >= cap {
+                break self.confirm_end(src, deadline);
             }
-            match self.read_direct(src, out, READ_SIZE.min(cap - out.len()), deadline) {
-                Ok(()) => {}
+            let mut chunk = Vec::new();
+            match src.read_some(&mut chunk, READ_SIZE.min(cap - len), deadline) {
+                Ok(()) => {
+                    len += chunk.len();
+                    self.taken += chunk.len() as u64;
+                    chunks.push(chunk);
+                }
                 // Nothing at all before the close is a failure, as in LuaSocket.
-                Err(NetError::Closed) if out.len() > start => return Ok(()),
-                Err(e) => return Err(e),
+                Err(NetError::Closed) if len > start => break Ok(()),
+                Err(e) => break Err(e),
             }
+        };
+        out.try_reserve_exact(len - out.len())
+            .map_err(|_| NetError::OutOfMemory)?;
+        for chunk in chunks {
+            out.extend_from_slice(&chunk);
         }
+        result
     }
 
     /// Reads straight into the result, counting it as taken.
@@ -339,6 +375,28 @@ mod tests {
             100_000
         );
         assert_eq!(buf.taken(), 100_004);
+    }
+
+    #[test]
+    fn buffered_reads_grow_with_full_reads_and_shrink_with_small_ones() {
+        let big = vec![b'x'; 300_000];
+        let mut src = Script::new(&[&big, b"\n", b"a\n", b"b\n", b"c\n"], NetError::Closed);
+        let mut buf = RecvBuffer::default();
+        let line = recv(&mut buf, &mut src, Pattern::Line, "", None).unwrap();
+        assert_eq!(line.len(), 300_000);
+        // 4, 8, 16, 32, 64, 64, 64 KiB, then 41,952 bytes (kept), then the 1-byte "\n"
+        assert_eq!(
+            buf.read_size,
+            READ_SIZE / 2,
+            "grown to the maximum, then halved"
+        );
+        for expected in ["a", "b", "c"] {
+            assert_eq!(
+                recv(&mut buf, &mut src, Pattern::Line, "", None),
+                ok(expected)
+            );
+        }
+        assert_eq!(buf.read_size, MIN_READ, "tiny reads shrink it step by step");
     }
 
     #[test]

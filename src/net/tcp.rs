@@ -112,8 +112,16 @@ impl Source for Connection {
         if !out.is_empty() {
             out.try_reserve(max).map_err(|_| NetError::OutOfMemory)?;
         }
+        // Without a timeout the host may do the waiting: one blocking read replaces an
+        // empty read, a wait and another read (three host calls) when data is not there yet.
+        let unlimited = deadline.is_unlimited();
         loop {
-            match self.input.read(max as u64) {
+            let got = if unlimited {
+                self.input.blocking_read(max as u64)
+            } else {
+                self.input.read(max as u64)
+            };
+            match got {
                 Ok(bytes) if bytes.is_empty() => wait(&self.readable, deadline)?,
                 Ok(bytes) if out.is_empty() => {
                     *out = bytes;

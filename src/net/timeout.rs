@@ -58,6 +58,11 @@ impl Deadline {
         .start(0)
     }
 
+    /// Whether no timeout applies: waits need no clock, and may block in the host.
+    pub fn is_unlimited(&self) -> bool {
+        self.timeout.block.is_none() && self.timeout.total.is_none()
+    }
+
     /// How long the next wait may last: `None` = without limit, `Some(ZERO)` = not at all.
     pub fn wait_limit(&self, now_ns: u64) -> Option<Duration> {
         let remaining = self.timeout.total.map(|total| {
