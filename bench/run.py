@@ -189,21 +189,30 @@ def select_loop(table, connections, lines, reps, runtimes=("native", "component"
     table.add(f"4. select, {connections} connections", f"echoes/s ({lines} lines each)", res, True, None, "/s", note)
 
 
-def nginx(root):
-    port = free_port()
+def nginx(root, tls=None):
+    """nginx serving small.txt and a 1 MiB big.bin; with tls=(cert, key), also HTTPS (and a
+    50 MiB huge.bin) on a second port. Returns (process, port, tls_port)."""
+    port, tls_port = free_port(), free_port()
     (root / "www").mkdir(parents=True, exist_ok=True)
     (root / "logs").mkdir(exist_ok=True)
     (root / "www" / "small.txt").write_text("hello from nginx\n")
     (root / "www" / "big.bin").write_bytes(os.urandom(1 << 20))
+    files = ["small.txt", "big.bin"]
+    listen_tls = ""
+    if tls:
+        (root / "www" / "huge.bin").write_bytes(os.urandom(50 << 20))
+        files.append("huge.bin")
+        listen_tls = (f"listen 127.0.0.1:{tls_port} ssl; ssl_certificate {tls[0]}; "
+                      f"ssl_certificate_key {tls[1]}; ssl_protocols TLSv1.2 TLSv1.3;")
     # nginx's workers run as an unprivileged user: they must be able to reach the files.
-    for p in [root, root / "www", root / "www" / "small.txt", root / "www" / "big.bin"]:
+    for p in [root, root / "www", *(root / "www" / f for f in files)]:
         p.chmod(0o755)
     conf = root / "nginx.conf"
     conf.write_text(
         f"daemon off; pid {root}/nginx.pid; error_log {root}/logs/error.log;\n"
         f"events {{ worker_connections 1024; }}\n"
         f"http {{ access_log off; client_body_temp_path {root}/body; keepalive_timeout 0;\n"
-        f"  server {{ listen 127.0.0.1:{port}; root {root}/www; }} }}\n"
+        f"  server {{ listen 127.0.0.1:{port}; {listen_tls} root {root}/www; }} }}\n"
     )
     proc = subprocess.Popen(["/usr/sbin/nginx", "-p", str(root), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(200):
@@ -212,17 +221,76 @@ def nginx(root):
             break
         except OSError:
             time.sleep(0.05)
-    return proc, port
+    return proc, port, tls_port
 
 
 def http(table, small, big, reps):
     with tempfile.TemporaryDirectory() as tmp:
-        proc, port = nginx(Path(tmp))
+        proc, port, _ = nginx(Path(tmp))
         try:
             for path, count, label in [("small.txt", small, "17 B body"), ("big.bin", big, "1 MiB body")]:
                 url = f"http://127.0.0.1:{port}/{path}"
                 res = alternating(reps, lambda rt: run_script(rt, "http.lua", url, count))
                 table.add("5. socket.http GET (nginx)", label, {rt: [r["requests"] / r["seconds"] for r in rs] for rt, rs in res.items()}, True, 0.8, "req/s")
+        finally:
+            proc.terminate()
+            proc.wait()
+
+
+def make_certificates(dir):
+    """A CA and a server certificate for localhost/127.0.0.1 signed by it, via openssl."""
+    def run(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=dir)
+    run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=bench CA", "-days", "2")
+    run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
+    (dir / "ext.cnf").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
+    for f in dir.iterdir():
+        f.chmod(0o755)
+
+
+def https(table, small, huge, reps):
+    """HTTPS GETs through ssl.https: LuaSec (OpenSSL) natively, rustls in the component;
+    curl on the same server as a second native reference for the 50 MiB download."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        root.chmod(0o755)
+        certs = root / "certs"
+        certs.mkdir()
+        make_certificates(certs)
+        proc, _, port = nginx(root / "nginx", (certs / "server.pem", certs / "server.key"))
+        ca = certs / "ca.pem"
+        cmds = {
+            "native": NATIVE,
+            "component": [str(CLI), "run", "--allow-net=127.0.0.1,localhost", "--dir", f"{certs}::{certs}"],
+        }
+
+        def get(rt, path, count):
+            cmd = cmds[rt] + [str(LUA / "https.lua"), f"https://localhost:{port}/{path}", str(count), str(ca)]
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+            if out.returncode != 0:
+                raise RuntimeError(f"{rt} https.lua failed: {out.stderr.strip()}")
+            return parse(out.stdout.strip().splitlines()[-1])
+
+        try:
+            res = alternating(reps, lambda rt: get(rt, "small.txt", small))
+            table.add("8. HTTPS GET (nginx, TLS 1.3)", "17 B body, new connection each",
+                      {rt: [r["requests"] / r["seconds"] for r in rs] for rt, rs in res.items()}, True, None, "req/s",
+                      note="native: LuaSec 1.2 (OpenSSL)")
+            res = alternating(reps, lambda rt: get(rt, "huge.bin", huge))
+            table.add("8. HTTPS GET (nginx, TLS 1.3)", "50 MiB body",
+                      {rt: [r["bytes"] / r["seconds"] / 1e6 for r in rs] for rt, rs in res.items()}, True, None, "MB/s",
+                      note="native: LuaSec (AES-GCM, AES-NI); component: ChaCha20")
+            speeds = []
+            for _ in range(reps):
+                out = subprocess.run(["curl", "-s", "-o", "/dev/null", "--cacert", str(ca), "-w", "%{speed_download}",
+                                      f"https://localhost:{port}/huge.bin"], capture_output=True, text=True, check=True)
+                speeds.append(float(out.stdout) / 1e6)
+            table.add("8. HTTPS GET (nginx, TLS 1.3)", "50 MiB body, curl", {"native": speeds}, True, None, "MB/s",
+                      note="reference: curl (OpenSSL) in the native column")
         finally:
             proc.terminate()
             proc.wait()
@@ -286,6 +354,7 @@ def main():
     select_loop(table, 100 if q else 1000, 5 if q else 20, reps)
     select_loop(table, 500 if q else 10_000, 2 if q else 5, 1, runtimes=("component",))
     http(table, 50 if q else 2000, 10 if q else 200, reps)
+    https(table, 20 if q else 500, 1 if q else 4, reps)
     startup(table, 5 if q else 30)
     memory(table, 50 if q else 1000)
     if q:
