@@ -48,9 +48,19 @@ unsafe extern "C" {
 }
 
 /// Starts redis-server with no persistence, its working directory in `dir`, and waits
-/// until it accepts connections.
+/// until it accepts connections. The port is picked free and then handed to redis-server,
+/// so another test may take it in between: the server that answers must report our
+/// child's process id, or the start is retried on another port.
 fn redis_server(dir: &Path) -> Redis {
-    let port = free_port();
+    for _ in 0..20 {
+        if let Some(server) = redis_on(dir, free_port()) {
+            return server;
+        }
+    }
+    panic!("redis-server did not start on any of 20 ports");
+}
+
+fn redis_on(dir: &Path, port: u16) -> Option<Redis> {
     let child = Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
@@ -58,23 +68,44 @@ fn redis_server(dir: &Path) -> Redis {
         .arg(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::null())
         .spawn()
         .expect("start redis-server (scripts/bootstrap.sh test installs it)");
     // Wrapped at once, so a failed start below still stops the process.
     let mut server = Redis { child, port };
     let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Ok(Some(status)) = server.child.try_wait() {
-            panic!("redis-server exited before listening: {status}");
+    while start.elapsed() < Duration::from_secs(20) {
+        if let Ok(Some(_)) = server.child.try_wait() {
+            return None;
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "redis-server did not start listening on {port}"
-        );
+        if redis_pid(port) == Some(server.child.id()) {
+            return Some(server);
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
-    server
+    None
+}
+
+/// The process id of the redis-server answering on `port`, if one does.
+fn redis_pid(port: u16) -> Option<u32> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    stream.write_all(b"INFO server\r\n").ok()?;
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        reply.extend_from_slice(&buf[..n]);
+        if let Some(pid) = String::from_utf8_lossy(&reply)
+            .lines()
+            .find_map(|l| l.strip_prefix("process_id:"))
+        {
+            return pid.trim().parse().ok();
+        }
+    }
+    None
 }
 
 /// The directory holding the extracted redis.lua, as a `--dir` argument that puts it at

@@ -194,8 +194,13 @@ http {{
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start nginx (scripts/bootstrap.sh test installs it)");
+    // Ours, not another test's nginx that took the port first: its pid file names our child.
+    let ours = |child: &Child| {
+        std::fs::read_to_string(dir.join("nginx.pid"))
+            .is_ok_and(|pid| pid.trim() == child.id().to_string())
+    };
     let start = Instant::now();
-    while !is_nginx(port) {
+    while !(is_nginx(port) && ours(&child)) {
         if child.try_wait().ok().flatten().is_some() || start.elapsed() > Duration::from_secs(20) {
             let _ = child.kill();
             let _ = child.wait();
