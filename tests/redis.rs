@@ -11,47 +11,19 @@ mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::servers::free_port;
+use common::servers::{Server, free_port};
 use common::*;
 
 const NET: &str = "--allow-net=127.0.0.1";
-
-/// A redis-server on a free loopback port, stopped when dropped.
-struct Redis {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Redis {
-    /// SIGTERM first: redis-server shuts down cleanly on it (nothing to save here);
-    /// killed only if it has not gone within 5 s.
-    fn drop(&mut self) {
-        // SAFETY: signalling our own child process.
-        unsafe { kill(self.child.id() as i32, 15) };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-unsafe extern "C" {
-    fn kill(pid: i32, signal: i32) -> i32;
-}
 
 /// Starts redis-server with no persistence, its working directory in `dir`, and waits
 /// until it accepts connections. The port is picked free and then handed to redis-server,
 /// so another test may take it in between: the server that answers must report our
 /// child's process id, or the start is retried on another port.
-fn redis_server(dir: &Path) -> Redis {
+fn redis_server(dir: &Path) -> Server {
     for _ in 0..20 {
         if let Some(server) = redis_on(dir, free_port()) {
             return server;
@@ -60,7 +32,7 @@ fn redis_server(dir: &Path) -> Redis {
     panic!("redis-server did not start on any of 20 ports");
 }
 
-fn redis_on(dir: &Path, port: u16) -> Option<Redis> {
+fn redis_on(dir: &Path, port: u16) -> Option<Server> {
     let child = Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
@@ -72,13 +44,13 @@ fn redis_on(dir: &Path, port: u16) -> Option<Redis> {
         .spawn()
         .expect("start redis-server (scripts/bootstrap.sh test installs it)");
     // Wrapped at once, so a failed start below still stops the process.
-    let mut server = Redis { child, port };
+    let mut server = Server::new(child, port, dir.to_path_buf());
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(20) {
-        if let Ok(Some(_)) = server.child.try_wait() {
+        if server.exited() {
             return None;
         }
-        if redis_pid(port) == Some(server.child.id()) {
+        if redis_pid(port) == Some(server.pid()) {
             return Some(server);
         }
         std::thread::sleep(Duration::from_millis(20));

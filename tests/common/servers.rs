@@ -14,6 +14,22 @@ pub struct Server {
     pub dir: PathBuf,
 }
 
+impl Server {
+    /// Takes charge of a started server process, to be stopped when dropped.
+    pub fn new(child: Child, port: u16, dir: PathBuf) -> Server {
+        Server { child, port, dir }
+    }
+
+    /// Whether the process has exited (a server that failed to start).
+    pub fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for Server {
     /// A polite stop first: nginx's master only takes its workers down with it when
     /// asked (SIGTERM); killed outright, it would leave them running.
