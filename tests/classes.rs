@@ -29,10 +29,7 @@ fn checked(out: &str) -> (usize, usize) {
         .lines()
         .find(|l| l.starts_with("checked "))
         .unwrap_or_else(|| panic!("no summary in:\n{out}"));
-    let numbers: Vec<usize> = line
-        .split(' ')
-        .filter_map(|w| w.parse().ok())
-        .collect();
+    let numbers: Vec<usize> = line.split(' ').filter_map(|w| w.parse().ok()).collect();
     (numbers[0], numbers[1])
 }
 

@@ -146,6 +146,8 @@ fn load(args: &Args) -> LuaResult<c_int> {
 /// # Safety
 /// A C function's stack with the reader at slot 1.
 unsafe fn read_pieces(state: *mut ffi::lua_State) -> Result<(), String> {
+    // SAFETY: as the caller promises; each call has three free slots, and the reader runs
+    // protected, so its errors come back as values.
     unsafe {
         let mut pieces = 0;
         loop {
@@ -189,6 +191,7 @@ unsafe fn read_pieces(state: *mut ffi::lua_State) -> Result<(), String> {
 /// `index` is a valid stack index holding a string.
 unsafe fn string_len(state: *mut ffi::lua_State, index: c_int) -> usize {
     let mut len = 0;
+    // SAFETY: as the caller promises; a string converts to nothing else.
     unsafe { ffi::lua_tolstring(state, index, &mut len) };
     len
 }
@@ -198,6 +201,7 @@ unsafe fn string_len(state: *mut ffi::lua_State, index: c_int) -> usize {
 /// # Safety
 /// `index` is a valid stack index.
 unsafe fn text_at(state: *mut ffi::lua_State, index: c_int) -> String {
+    // SAFETY: as the caller promises; the bytes are copied while the value is there.
     unsafe {
         let mut len = 0;
         let p = ffi::lua_tolstring(state, index, &mut len);
@@ -320,6 +324,7 @@ fn debug_upvaluejoin(args: &Args) -> LuaResult<c_int> {
 /// # Safety
 /// `state` is the state of a running C function.
 unsafe fn sandbox_refusal(state: *mut ffi::lua_State, message: &str) -> Raise {
+    // SAFETY: as the caller promises; `luaL_where` pushes one string, popped here.
     unsafe {
         ffi::luaL_where(state, 1);
         let place = text_at(state, -1);
