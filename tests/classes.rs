@@ -93,3 +93,36 @@ fn the_reported_calls_raise_instead_of_corrupting_memory() {
          false\tinvalid object passed to 'auxiliar.c:__tostring'\n"
     );
 }
+
+/// A foreign object's `getfd` runs while `select` gathers its sets: it may collect a
+/// connection gathered before it, and `select` must then leave that one out rather than
+/// wait on freed memory (which, reused by strings, once made it "readable").
+#[test]
+fn select_resolves_sockets_after_asking_foreign_objects() {
+    let out = lua(
+        &[NET],
+        r#"
+        local socket, ssl = require "socket", require "ssl"
+        local server = assert(socket.bind("127.0.0.1", 0))
+        local ip, port = server:getsockname()
+        local client = assert(socket.connect(ip, port))
+        local peer = assert(server:accept())
+        local conn = assert(ssl.wrap(client, { mode = "client", verify = "none" }))
+        -- The collected connection's memory is handed out again, to strings.
+        local junk = {}
+        local evil = { getfd = function()
+            getmetatable(conn).__gc(conn)
+            collectgarbage()
+            for i = 1, 4000 do junk[i] = string.rep(string.char(i % 256), i % 200 + 1) end
+            return 3
+        end }
+        local r, w, err = socket.select({ conn, evil }, { conn, evil }, 0)
+        print(#r, #w, err, tostring(conn))
+        "#,
+    );
+    let text = ok(&out);
+    assert!(
+        text.starts_with("0\t0\ttimeout\tSSL connection: 0x") && text.ends_with(" (closed)\n"),
+        "{text}"
+    );
+}
