@@ -126,3 +126,33 @@ fn select_resolves_sockets_after_asking_foreign_objects() {
         "{text}"
     );
 }
+
+/// A finalizer runs Lua inside whatever binding allocated; `debug.setlocal` on that
+/// binding's frame could unanchor the object it works on. Lua frames keep it.
+#[test]
+fn debug_setlocal_is_for_lua_frames_only() {
+    let out = lua(
+        &[NET],
+        r#"
+        local x = 1
+        local function set() return debug.setlocal(2, 1, 7) end
+        print(set(), x)
+        print(pcall(function() return debug.setlocal(2, 1, 5) end))
+        print(pcall(debug.setlocal, 1, 1, 5))
+        print(pcall(debug.setlocal, 50, 1, 5))
+        local co = coroutine.create(function() local y = 1; coroutine.yield(); print(y) end)
+        coroutine.resume(co)
+        print(debug.setlocal(co, 1, 1, 9))
+        coroutine.resume(co)
+        "#,
+    );
+    assert_eq!(
+        ok(&out),
+        "x\t7\n\
+         false\t(command line):5: debug.setlocal on C functions is disabled in the sandbox\n\
+         false\tdebug.setlocal on C functions is disabled in the sandbox\n\
+         false\tbad argument #1 to 'debug.setlocal' (level out of range)\n\
+         y\n\
+         9\n"
+    );
+}
