@@ -12,8 +12,9 @@
 #   scripts/fuzz.sh run TARGET [ARGS]   run one target with libFuzzer ARGS on fuzz/corpus
 #   scripts/fuzz.sh repro TARGET FILE   run one input (a crash artifact) once
 #
-# Targets: buffer mime url http wit. FUZZ_TARGETS="buffer mime" picks some.
-# The wit target embeds the component: it is built first (as ./dev build does) if missing.
+# Targets: buffer mime url http wit classes. FUZZ_TARGETS="buffer mime" picks some.
+# The wit and classes targets embed the component: it is built first (as ./dev build
+# does) if missing.
 # Exits non-zero if any target finds a crash (artifacts in fuzz/artifacts/TARGET/).
 set -euo pipefail
 
@@ -21,7 +22,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 fuzz="$root/fuzz"
 cd "$root"
 
-read -r -a targets <<<"${FUZZ_TARGETS:-buffer mime url http wit}"
+read -r -a targets <<<"${FUZZ_TARGETS:-buffer mime url http wit classes}"
 triple=$(rustc -vV | sed -n 's/^host: //p')
 # FUZZ_TARGET_DIR: where to build (default fuzz/target), e.g. to time a cold build.
 target_dir=${FUZZ_TARGET_DIR:-$fuzz/target}
@@ -40,7 +41,7 @@ build() {
     say "fuzz: building the targets (instrumented, in fuzz/target)"
     # Crates whose code the fuzzer should see: ours, and the host side of the sockets.
     export FUZZ_INSTRUMENT="luasocket_wasi luasocket_wasi_host luasocket_wasi_fuzz
-        buffer mime url http wit mlua wasmtime_wasi wasmtime_wasi_io"
+        buffer mime url http wit classes mlua wasmtime_wasi wasmtime_wasi_io"
     export RUSTC_WRAPPER="$fuzz/rustc-cov.sh"
     # The vendored C Lua too, when clang is there (gcc lacks libFuzzer's counters).
     local cc="" triple_var=${triple//-/_}
@@ -157,6 +158,6 @@ case "${1:-}" in
         build
         exec "$bin_dir/$target" "$file" ;;
     *)
-        sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
         exit 2 ;;
 esac
