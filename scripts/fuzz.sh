@@ -93,18 +93,38 @@ ci_runs() {
     echo $((runs * ${FUZZ_CI_PERCENT:-100} / 100))
 }
 
-# Address-space randomisation off where the kernel lets us: Lua hashes tables by address,
-# so with it on, the same input can take other collision paths from run to run.
-fixed_addresses=()
+# How the fuzz binaries are started (`launch`): from fuzz/, with paths relative to it, in
+# an environment of their own (env -i) and with address-space randomisation off where
+# the kernel lets us (setarch -R). Lua places table keys by their addresses, so where
+# memory lands decides which collision paths an input takes, and so the coverage. With
+# ASLR off, what still moves memory is what the kernel copies onto the stack before
+# main (the command line and the environment) and what the process allocates for it;
+# relative paths and a fixed environment make those the same in any checkout and any
+# shell.
+fixed_env=(env -i PATH=/usr/local/bin:/usr/bin:/bin RUST_BACKTRACE=1)
+no_aslr=()
 if setarch "$(uname -m)" -R true 2>/dev/null; then
-    fixed_addresses=(setarch "$(uname -m)" -R)
+    no_aslr=(setarch "$(uname -m)" -R)
 fi
 
-# The committed seeds of TARGET, one per line, in a fixed order (a directory would be
-# listed in whatever order the file system keeps it).
+# rel PATH: PATH relative to fuzz/, where the binaries run.
+rel() {
+    realpath -m --relative-to="$fuzz" "$1"
+}
+
+# launch TARGET [ARGS]: runs the fuzz binary TARGET as described above. ARGS that are
+# paths must already be relative to fuzz/ (see `rel`).
+launch() {
+    local target=$1
+    shift
+    (cd "$fuzz" && exec "${fixed_env[@]}" "${no_aslr[@]}" "$(rel "$bin_dir/$target")" "$@")
+}
+
+# The committed seeds of TARGET, one per line (relative to fuzz/), in a fixed order (a
+# directory would be listed in whatever order the file system keeps it).
 seed_files() {
     [ -d "$fuzz/seeds/$1" ] || return 0
-    find "$fuzz/seeds/$1" -maxdepth 1 -type f | LC_ALL=C sort
+    (cd "$fuzz" && find "seeds/$1" -maxdepth 1 -type f | LC_ALL=C sort)
 }
 
 # run TARGET CORPUS LOG [libFuzzer args]: one libFuzzer session.
@@ -112,10 +132,11 @@ run() {
     local target=$1 corpus=$2 log=$3
     shift 3
     mkdir -p "$corpus" "$fuzz/artifacts/$target" "$(dirname "$log")"
-    # -timeout: one input over 10 s is a hang; -rss_limit_mb: a leak or a blow-up.
-    "${fixed_addresses[@]}" "$bin_dir/$target" -timeout=10 -rss_limit_mb=4096 \
-        -print_final_stats=1 -artifact_prefix="$fuzz/artifacts/$target/" \
-        "$@" "$corpus" >"$log" 2>&1
+    # -timeout: one input over 10 s is a hang; -rss_limit_mb: a leak or a blow-up. The
+    # corpus comes first: libFuzzer writes new inputs to the first directory it is given
+    # (the seeds directory `long` adds must stay as committed).
+    launch "$target" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
+        -artifact_prefix="artifacts/$target/" "$(rel "$corpus")" "$@" >"$log" 2>&1
 }
 
 # mode_args MODE TARGET LOGS SECONDS: the libFuzzer arguments of one session, a line each.
@@ -129,11 +150,11 @@ mode_args() {
         seed_files "$target" | paste -sd, - | tr -d '\n' >"$list"
         printf '%s\n' -runs="$(ci_runs "$target")" -seed="${FUZZ_SEED:-1}" -reload=0 \
             -max_total_time="${FUZZ_CI_LIMIT:-600}"
-        [ -s "$list" ] && printf '%s\n' -seed_inputs=@"$list"
+        [ -s "$list" ] && printf '%s\n' -seed_inputs=@"$(rel "$list")"
     else
         # -seed=0: libFuzzer picks one and prints it ("Seed: N"), to replay the session.
         printf '%s\n' -max_total_time="$seconds" -seed=0
-        [ -d "$fuzz/seeds/$target" ] && printf '%s\n' "$fuzz/seeds/$target"
+        [ -d "$fuzz/seeds/$target" ] && printf '%s\n' "seeds/$target"
     fi
     return 0
 }
@@ -147,7 +168,8 @@ replay() {
         mapfile -t files < <(seed_files "$target")
         [ "${#files[@]}" -gt 0 ] || continue
         log="$logs/$target.replay.log"
-        if "${fixed_addresses[@]}" "$bin_dir/$target" -timeout=10 "${files[@]}" >"$log" 2>&1; then
+        # Started as `ci` starts them, so that an input that failed there fails here.
+        if launch "$target" -timeout=10 "${files[@]}" >"$log" 2>&1; then
             say "fuzz: $target: ${#files[@]} seeds replayed"
         else
             failed=1
@@ -250,13 +272,17 @@ case "${1:-}" in
         build
         logs="$fuzz/target/logs/ci"
         replay "$logs"
-        corpus=$(mktemp -d)
+        # A fresh corpus each run, at the same path relative to fuzz/ (a mktemp name would
+        # change the command line, see `launch`).
+        corpus="$target_dir/ci-corpus"
+        rm -rf "$corpus"
+        mkdir -p "$corpus"
         trap 'rm -rf "$corpus"' EXIT
         touch "$corpus/.start"
         status=0
         campaign ci "$corpus" "$logs" || status=$?
         crash_help "$corpus/.start"
-        [ "${#fixed_addresses[@]}" -gt 0 ] ||
+        [ "${#no_aslr[@]}" -gt 0 ] ||
             say "fuzz: address randomisation could not be switched off (setarch -R):" \
                 "coverage numbers of the Lua targets may differ slightly between runs"
         say "fuzz: ci done in $((SECONDS - start)) s (libFuzzer seed ${FUZZ_SEED:-1})"
@@ -284,7 +310,11 @@ case "${1:-}" in
         target=${2:?target}
         file=${3:?file}
         build
-        exec "$bin_dir/$target" "$file" ;;
+        # Started as `ci` starts it: where Lua's tables land, and so what an input does,
+        # can depend on the command line and the environment. FUZZ_TRACE still gets in.
+        [ -z "${FUZZ_TRACE:-}" ] || fixed_env+=(FUZZ_TRACE="$FUZZ_TRACE")
+        launch "$target" "$(rel "$file")"
+        ;;
     *)
         sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
         exit 2 ;;
