@@ -159,9 +159,23 @@ impl Udp {
             .ok_or(NetError::NameUnknown)?;
         let remote = SocketAddr::new(ip, port);
         self.ensure_bound(Family::of(&ip))?;
-        self.open_streams(Some(remote))?;
+        if let Err(e) = self.open_streams(Some(remote)) {
+            self.restore_streams();
+            return Err(e);
+        }
         self.peer = Some(remote);
         Ok(())
+    }
+
+    /// After a failed `setpeername`, the streams for the peer the socket still has: a
+    /// failed connect(2) leaves a UDP socket as it was (wasmtime checks the policy before
+    /// touching the socket), and `getpeername` must agree with what `send` does. Should the
+    /// old peer be refused too, the object becomes unconnected rather than inconsistent.
+    fn restore_streams(&mut self) {
+        if self.open_streams(self.peer).is_err() {
+            self.peer = None;
+            let _ = self.open_streams(None);
+        }
     }
 
     fn disconnect(&mut self) -> NetResult<()> {
