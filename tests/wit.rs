@@ -31,12 +31,14 @@ fn loopback() -> Sandbox {
     }
 }
 
+/// Runs a test body as an embedder should drive the exports: outside tokio's cooperative
+/// budget (see `Instance::parts`).
 fn block_on<F: Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap()
-        .block_on(f)
+        .block_on(tokio::task::coop::unconstrained(f))
 }
 
 async fn instance() -> Instance {
