@@ -19,16 +19,14 @@ use common::*;
 const CLIENTS: usize = 200;
 
 fn script() -> String {
-    format!(
-        "{}/../tests/lua/scheduler_test.lua",
-        env!("CARGO_MANIFEST_DIR")
-    )
+    test_script("scheduler_test.lua")
 }
 
 #[test]
 fn a_lua_scheduler_serves_200_lua_clients_in_the_same_script() {
     let mut cmd = cli();
     cmd.args(["run", "--allow-net=127.0.0.1", "--timeout", "60"])
+        .args(["--dir", &test_lua_dir()])
         .arg(script())
         .arg("both")
         .arg(CLIENTS.to_string());
@@ -152,6 +150,7 @@ fn native_client(i: usize, port: u16, greeted: &AtomicUsize) {
 fn a_lua_scheduler_serves_200_native_clients_at_once() {
     let mut cmd = cli();
     cmd.args(["run", "--allow-net=127.0.0.1", "--timeout", "60"])
+        .args(["--dir", &test_lua_dir()])
         .arg(script())
         .arg("serve")
         .arg(CLIENTS.to_string())
