@@ -173,10 +173,10 @@ function M.secure(sock, ctx, sni)
 end
 
 -- LuaSocket's non-blocking connect: "timeout" means under way; once select reports the
--- socket writable, connecting again answers "already connected" if it worked. Native
--- LuaSocket on Linux answers 1 instead (the kernel's connect() reports the finished
--- handshake as success once, and EISCONN only after that), so, like copas, both count as
--- connected; which one came is counted and printed for the caller to check.
+-- socket writable, connecting again answers 1 if it worked (Linux's connect() reports
+-- the finished handshake as success once, and EISCONN, "already connected", after that).
+-- Like copas, both count as connected; which one came is counted and printed for the
+-- caller to check.
 function M.connect(host, port)
     local sock = socket.tcp()
     sock:settimeout(0)
