@@ -104,11 +104,16 @@ struct Ran {
 /// Runs `script` (with `PORT` replaced) under a 30 s wall clock and a 64 MiB memory limit,
 /// and insists that it ended normally.
 fn run(script: &str, port: u16) -> Ran {
+    run_within(script, port, Duration::from_secs(30))
+}
+
+/// `run` under a wall clock of `limit`: a script still looping then fails the test.
+fn run_within(script: &str, port: u16, limit: Duration) -> Ran {
     let sandbox = Sandbox {
         net: NetPolicy::parse("127.0.0.1").unwrap(),
         capture_output: true,
         limits: Limits {
-            timeout: Some(Duration::from_secs(30)),
+            timeout: Some(limit),
             max_memory: Some(64 << 20),
             ..Limits::default()
         },
@@ -162,6 +167,14 @@ fn baseline() -> usize {
 fn expect(script: &str, port: u16, stdout: &str) {
     let ran = run(script, port);
     assert_eq!(ran.stdout, stdout);
+    assert_eq!(ran.resources, baseline(), "host resources left behind");
+}
+
+/// `expect` for answers that must end the script at once (no wait, no loop): the run gets
+/// 10 s of wall clock, though the peer closes right after its answer.
+fn expect_soon(script: &str, port: u16, stdout: &str) {
+    let ran = run_within(script, port, Duration::from_secs(10));
+    assert_eq!(ran.stdout, stdout, "{script}");
     assert_eq!(ran.resources, baseline(), "host resources left behind");
 }
 
@@ -267,6 +280,50 @@ fn a_peer_that_never_reads_cannot_make_send_or_close_hang() {
         "{} handles vs {}",
         ran.resources,
         baseline()
+    );
+}
+
+#[test]
+fn receive_counts_that_are_not_whole_numbers_behave_as_in_luasocket() {
+    // LuaSocket reads the count as (size_t) n after checking n >= 0: fractions truncate,
+    // and 0 bytes still wait for data when none is buffered.
+    let port = peer(vec![
+        Step::Hold(Duration::from_millis(500)),
+        Step::Send(b"abcdefgh"),
+    ]);
+    expect_soon(
+        r#"
+        local function show(a, b, c) print(a, b, c) end
+        local c = assert(socket.connect("127.0.0.1", PORT))
+        c:settimeout(0.05)
+        show(c:receive(0))
+        c:settimeout(5)
+        show(c:receive(0.5))
+        print(c:dirty())
+        show(c:receive(2.9))
+        print(pcall(c.receive, c, -0.5))
+        print(pcall(c.receive, c, 0/0))
+        print(pcall(c.receive, c, "nan"))
+        show(c:receive("0x2"))
+        show(c:receive(" 1e0 "))
+        show(c:receive(math.huge))
+        show(c:receive(2^53))
+        show(c:receive(0))
+        c:close()
+        "#,
+        port,
+        "nil\ttimeout\t\n\
+         \tnil\tnil\n\
+         true\n\
+         ab\tnil\tnil\n\
+         false\tbad argument #2 to '?' (invalid receive pattern)\n\
+         false\tbad argument #2 to '?' (invalid receive pattern)\n\
+         false\tbad argument #2 to '?' (invalid receive pattern)\n\
+         cd\tnil\tnil\n\
+         e\tnil\tnil\n\
+         nil\tclosed\tfgh\n\
+         nil\tclosed\t\n\
+         nil\tclosed\t\n",
     );
 }
 
