@@ -327,6 +327,36 @@ fn receive_counts_that_are_not_whole_numbers_behave_as_in_luasocket() {
     );
 }
 
+#[test]
+fn by_length_sources_end_on_a_fraction_and_refuse_nan() {
+    let port = peer(vec![Step::Send(b"abcdefghij")]);
+    expect_soon(
+        r#"
+        local ltn12 = require("ltn12")
+        local c = assert(socket.connect("127.0.0.1", PORT))
+        c:settimeout(5)
+        local function drain(src)
+            local t = {}
+            local ok, err = ltn12.pump.all(src, (ltn12.sink.table(t)))
+            print(table.concat(t), ok, err)
+        end
+        drain(socket.source("by-length", c, 2.5))
+        drain(socket.source("by-length", c, -3))
+        drain(socket.source("by-length", c, 0/0))
+        -- a block size below one byte still reads a byte at a time
+        socket.BLOCKSIZE = 0
+        drain(socket.source("by-length", c, 3))
+        drain(socket.source("until-closed", c))
+        "#,
+        port,
+        "ab\t1\tnil\n\
+         \t1\tnil\n\
+         \tnil\tinvalid length\n\
+         cde\t1\tnil\n\
+         fghij\t1\tnil\n",
+    );
+}
+
 // HTTP -------------------------------------------------------------------------------
 
 const HTTP: &str = r#"
