@@ -478,6 +478,116 @@ fn http_a_huge_announced_chunk_is_streamed_not_buffered() {
     );
 }
 
+/// Bytes for a `Step`, built at run time.
+fn leaked(text: String) -> &'static [u8] {
+    text.into_bytes().leak()
+}
+
+#[test]
+fn http_content_length_is_decimal_digits_or_an_error() {
+    // The fuzz find: LuaSocket's by-length source asked for half a byte for ever.
+    for headers in [
+        "Content-Length:.5\r\n",
+        "Content-Length: 0.5\r\n",
+        "Content-Length: 1.5\r\n",
+        "Content-Length: -1\r\n",
+        "Content-Length: -0\r\n",
+        "Content-Length: +5\r\n",
+        "Content-Length: 0x5\r\n",
+        "Content-Length: 5e0\r\n",
+        "Content-Length: 1e3\r\n",
+        "Content-Length: inf\r\n",
+        "Content-Length: nan\r\n",
+        "Content-Length:\r\n",
+        "Content-Length:   \r\n",
+        "Content-Length: five\r\n",
+        "Content-Length: 5 5\r\n",
+        "Content-Length: 5,\r\n",
+        "Content-Length: 5, 6\r\n",
+        "Content-Length: 5\r\nContent-Length: 6\r\n",
+        "Content-Length: 5\r\nContent-Length: \r\n",
+        "Transfer-Encoding: identity\r\nContent-Length: .5\r\n",
+    ] {
+        let answer = format!("HTTP/1.1 200 OK\r\n{headers}\r\nhello");
+        let port = http_peer(vec![Step::Send(leaked(answer))]);
+        expect_soon(HTTP, port, "nil\tinvalid content-length\t\n");
+    }
+}
+
+#[test]
+fn http_content_length_variants_that_are_one_length() {
+    for (headers, body, stdout) in [
+        ("Content-Length: 5\r\n", "hello", "1\t200\thello\n"),
+        ("Content-Length:   5  \r\n", "hello", "1\t200\thello\n"),
+        ("Content-Length: 005\r\n", "hello", "1\t200\thello\n"),
+        ("Content-Length: 3\r\n", "hello", "1\t200\thel\n"),
+        ("Content-Length: 0\r\n", "hello", "1\t200\t\n"),
+        // identical repeated headers are one length (RFC 9110 section 8.6)
+        ("Content-Length: 5, 5\r\n", "hello", "1\t200\thello\n"),
+        (
+            "Content-Length: 5\r\nContent-Length: 05\r\n",
+            "hello",
+            "1\t200\thello\n",
+        ),
+        // huge is fine: the body is streamed, and the early close is an error
+        (
+            "Content-Length: 123456789012345678901234567890\r\n",
+            "hello",
+            "nil\tclosed\t\n",
+        ),
+        // chunked wins over any Content-Length, a broken one included
+        (
+            "Transfer-Encoding: chunked\r\nContent-Length: .5\r\n",
+            "5\r\nhello\r\n0\r\n\r\n",
+            "1\t200\thello\n",
+        ),
+    ] {
+        let answer = format!("HTTP/1.1 200 OK\r\n{headers}\r\n{body}");
+        let port = http_peer(vec![Step::Send(leaked(answer))]);
+        expect_soon(HTTP, port, stdout);
+    }
+}
+
+#[test]
+fn http_chunk_sizes_are_bounded_hex_or_an_error() {
+    for (chunks, stdout) in [
+        ("-5\r\nhello\r\n0\r\n\r\n", "nil\tinvalid chunk size\t\n"),
+        ("+5\r\nhello\r\n0\r\n\r\n", "nil\tinvalid chunk size\t\n"),
+        ("0x5\r\nhello\r\n0\r\n\r\n", "nil\tinvalid chunk size\t\n"),
+        ("5.0\r\nhello\r\n0\r\n\r\n", "nil\tinvalid chunk size\t\n"),
+        ("5 5\r\nhello\r\n0\r\n\r\n", "nil\tinvalid chunk size\t\n"),
+        ("\r\nhello\r\n0\r\n\r\n", "nil\tinvalid chunk size\t\n"),
+        (";ext\r\nhello\r\n0\r\n\r\n", "nil\tinvalid chunk size\t\n"),
+        // 17 digits: tonumber(s, 16) wraps this one around to 0, the last chunk
+        (
+            "10000000000000000\r\nhello\r\n0\r\n\r\n",
+            "nil\tinvalid chunk size\t\n",
+        ),
+        (
+            "ffffffffffffffff\r\nhello\r\n0\r\n\r\n",
+            "nil\tinvalid chunk size\t\n",
+        ),
+        // a bad size after a good chunk: the good one was delivered
+        ("5\r\nhello\r\nzz\r\n", "nil\tinvalid chunk size\thello\n"),
+        // extensions (blanks before them too) and leading zeros are fine
+        ("5 ; name=value\r\nhello\r\n0\r\n\r\n", "1\t200\thello\n"),
+        (
+            "000000000000000000005\r\nhello\r\n0;x\r\n\r\n",
+            "1\t200\thello\n",
+        ),
+    ] {
+        let answer = format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{chunks}");
+        let port = http_peer(vec![Step::Send(leaked(answer))]);
+        expect_soon(HTTP, port, stdout);
+    }
+}
+
+#[test]
+fn http_status_codes_are_exactly_three_digits() {
+    let port = http_peer(vec![Step::Send(b"HTTP/1.1 2000 OK\r\n\r\nhello")]);
+    expect_soon(HTTP, port, "nil\tHTTP/1.1 2000 OK\t\n");
+}
+
 // SMTP -------------------------------------------------------------------------------
 
 const SMTP: &str = r#"

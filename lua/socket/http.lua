@@ -81,6 +81,26 @@ local function selectable(sock, call)
     }, { __call = call })
 end
 
+-- Hex digits beyond this many (leading zeros aside) are no chunk size: tonumber wraps
+-- around past 16 of them, and 15 already announce an exabyte.
+local MAXCHUNKDIGITS = 15
+
+-- The size on a chunk-size line: hex digits, blanks around them, extensions after ";"
+-- ignored. No sign and no "0x", which tonumber(s, 16) alone would let through or misread.
+local function chunksize(line)
+    local digits = string.match(string.match(line, "^[^;]*"), "^%s*0*(%x+)%s*$")
+    if not digits or #digits > MAXCHUNKDIGITS then return nil end
+    return tonumber(digits, 16)
+end
+
+-- How many bytes to ask for at a time: as socket.lua's sources do, socket.BLOCKSIZE but at
+-- least one (receive(0) takes nothing, and a chunk would never end).
+local function blocksize()
+    local size = tonumber(socket.BLOCKSIZE)
+    if not (size and size >= 1) then return 1 end
+    return size
+end
+
 -- A chunked body, decoded; trailers go into `headers`. A chunk is handed on in pieces of
 -- at most BLOCKSIZE bytes, so a server announcing a huge chunk costs no more memory than
 -- a small one.
@@ -90,10 +110,8 @@ socket.sourcet["http-chunked"] = function(sock, headers)
         if left == 0 then
             local line, err = sock:receive("*l", nil, MAXLINE)
             if err then return nil, err end
-            local size = tonumber((string.gsub(line, ";.*", "")), 16)
-            if not size or size < 0 or size ~= math.floor(size) then
-                return nil, "invalid chunk size"
-            end
+            local size = chunksize(line)
+            if not size then return nil, "invalid chunk size" end
             if size == 0 then
                 local _, herr = receiveheaders(sock, headers)
                 if herr then return nil, herr end
@@ -101,7 +119,7 @@ socket.sourcet["http-chunked"] = function(sock, headers)
             end
             left = size
         end
-        local chunk, cerr, partial = sock:receive(math.min(left, socket.BLOCKSIZE))
+        local chunk, cerr, partial = sock:receive(math.min(left, blocksize()))
         if not chunk then return nil, cerr, partial end
         left = left - #chunk
         if left == 0 then
@@ -184,7 +202,8 @@ function conn:receivestatusline()
     end
     if status ~= "HTTP/" then return nil, status end
     status = self.try(self.c:receive("*l", status, MAXLINE))
-    local code = socket.skip(2, string.find(status, "HTTP/%d*%.%d* (%d%d%d)"))
+    -- Exactly three digits: "HTTP/1.1 2000" is no status 200.
+    local code = socket.skip(2, string.find(status, "HTTP/%d*%.%d* (%d%d%d)%f[%D]"))
     return self.try(tonumber(code), status)
 end
 
@@ -193,18 +212,43 @@ function conn:receiveheaders()
     return self.try(receiveheaders(self.c))
 end
 
+-- The body length a Content-Length value gives, or nil if it gives none: decimal digits
+-- only. LuaSocket's tonumber also took a sign, a fraction, hex and exponents (".5" then
+-- had its by-length source ask for half a byte for ever) and read an unreadable value as
+-- "until the close". Repeated headers arrive joined by ", ": identical values are one
+-- length (RFC 9110 section 8.6), different ones no length at all. A huge value costs
+-- nothing: the body is streamed, and a server that closes early is an error.
+local function contentlength(value)
+    local length
+    for part in string.gmatch(value .. ",", "([^,]*),") do
+        local digits = string.match(part, "^%s*0*(%d+)%s*$")
+        if not digits or (length and digits ~= length) then return nil end
+        length = digits
+    end
+    return tonumber(length)
+end
+
+-- The source of a body: chunked whenever there is a Transfer-Encoding other than identity,
+-- whatever Content-Length says, valid or not (RFC 9112 section 6.3: the encoding
+-- overrides the length; LuaSocket reads it the same way); otherwise by Content-Length;
+-- without either, until the server closes.
+local function bodysource(self, headers)
+    local encoding = headers["transfer-encoding"]
+    if encoding and encoding ~= "identity" then
+        return socket.source("http-chunked", self.c, headers)
+    end
+    local length = headers["content-length"]
+    if length then
+        length = self.try(contentlength(length), "invalid content-length")
+        return socket.source("by-length", self.c, length)
+    end
+    return socket.source("default", self.c)
+end
+
 function conn:receivebody(headers, sink, step)
     sink = sink or ltn12.sink.null()
     step = step or ltn12.pump.step
-    local length = tonumber(headers["content-length"])
-    local encoding = headers["transfer-encoding"]
-    local mode = "default"
-    if encoding and encoding ~= "identity" then
-        mode = "http-chunked"
-    elseif length then
-        mode = "by-length"
-    end
-    return self.try(ltn12.pump.all(socket.source(mode, self.c, mode == "http-chunked" and headers or length), sink, step))
+    return self.try(ltn12.pump.all(bodysource(self, headers), sink, step))
 end
 
 function conn:receive09body(status, sink, step)
