@@ -10,7 +10,8 @@ mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -586,6 +587,92 @@ fn http_chunk_sizes_are_bounded_hex_or_an_error() {
 fn http_status_codes_are_exactly_three_digits() {
     let port = http_peer(vec![Step::Send(b"HTTP/1.1 2000 OK\r\n\r\nhello")]);
     expect_soon(HTTP, port, "nil\tHTTP/1.1 2000 OK\t\n");
+}
+
+/// A server on 127.0.0.1 that gives every connection, up to `max`, the same `answer`,
+/// and then stops listening. Returns its port and the count of connections served.
+fn repeating_peer(answer: &'static [u8], max: usize) -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let served = Arc::new(AtomicUsize::new(0));
+    let count = served.clone();
+    thread::spawn(move || {
+        let mut listener = Some(listener);
+        for n in 1..=max {
+            let Some(Ok((mut stream, _))) = listener.as_ref().map(|l| l.accept()) else {
+                return;
+            };
+            // Closed before the last answer: the connection after it is refused.
+            if n == max {
+                listener = None;
+            }
+            count.fetch_add(1, Ordering::SeqCst);
+            let mut line = String::new();
+            let _ = BufReader::new(stream.try_clone().unwrap()).read_line(&mut line);
+            let _ = stream.write_all(answer);
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+        }
+    });
+    (port, served)
+}
+
+const REDIRECT: &[u8] = b"HTTP/1.1 302 Found\r\nLocation: /again\r\nContent-Length: 5\r\n\r\nmoved";
+
+fn http_with(options: &str) -> String {
+    format!(
+        r#"
+        local http = require("socket.http")
+        local ltn12 = require("ltn12")
+        http.TIMEOUT = 5
+        local body = {{}}
+        local r, code = http.request{{ url = "http://127.0.0.1:" .. PORT .. "/",
+            sink = ltn12.sink.table(body), {options} }}
+        print(r, code, table.concat(body))
+        "#
+    )
+}
+
+#[test]
+fn http_redirect_loops_stop_at_maxredirects() {
+    for (options, stdout, connections) in [
+        ("", "1\t302\tmoved\n", 6),
+        ("maxredirects = 2", "1\t302\tmoved\n", 3),
+        ("maxredirects = 2.5", "1\t302\tmoved\n", 4),
+        ("maxredirects = -1", "1\t302\tmoved\n", 1),
+        ("maxredirects = 0/0", "1\t302\tmoved\n", 1),
+        ("redirect = false", "1\t302\tmoved\n", 1),
+        // not a number: LuaSocket raised a comparison error here
+        ("maxredirects = '3'", "nil\tinvalid maxredirects\t\n", 1),
+        ("maxredirects = true", "nil\tinvalid maxredirects\t\n", 1),
+        // false is documented as no limit: it ends when the server stops
+        ("maxredirects = false", "nil\tconnection refused\t\n", 12),
+    ] {
+        let (port, served) = repeating_peer(REDIRECT, 12);
+        expect_soon(&http_with(options), port, stdout);
+        assert_eq!(served.load(Ordering::SeqCst), connections, "{options}");
+    }
+}
+
+#[test]
+fn http_odd_redirect_locations_are_errors_or_not_followed() {
+    for (location, stdout) in [
+        ("http://127.0.0.1:99999/", "nil\tinvalid port '99999'\t\n"),
+        ("http://127.0.0.1:65536/", "nil\tinvalid port '65536'\t\n"),
+        ("http://127.0.0.1:0/", "nil\tinvalid port '0'\t\n"),
+        ("http://127.0.0.1:-1/", "nil\tinvalid port '-1'\t\n"),
+        ("http://127.0.0.1:0x50/", "nil\tinvalid port '0x50'\t\n"),
+        ("http://127.0.0.1:1e3/", "nil\tinvalid port '1e3'\t\n"),
+        ("http://127.0.0.1:abc/", "nil\tinvalid port 'abc'\t\n"),
+        ("http://:8080/", "nil\tinvalid host ''\t\n"),
+        // schemes http cannot follow, and blank locations, leave the answer as it is
+        ("ftp://127.0.0.1/file", "1\t302\tmoved\n"),
+        (" \t ", "1\t302\tmoved\n"),
+    ] {
+        let answer =
+            format!("HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 5\r\n\r\nmoved");
+        let port = http_peer(vec![Step::Send(leaked(answer))]);
+        expect_soon(&http_with(""), port, stdout);
+    }
 }
 
 // SMTP -------------------------------------------------------------------------------

@@ -310,6 +310,18 @@ end
 
 local default = { host = "", port = 80, path = "/", scheme = "http" }
 
+-- The port to connect to: the scheme's when none is given (an empty one in a URL
+-- included), else a decimal number from 1 to 65535. LuaSocket's tonumber read a port
+-- such as "abc" in a redirect's Location as no port, and so went to port 80 instead.
+local function portof(port, scheme)
+    if port == nil or port == "" then return scheme.port end
+    local n = port
+    if type(port) == "string" then n = string.match(port, "^%d+$") and tonumber(port) end
+    n = math.tointeger(n)
+    socket.try(n and n >= 1 and n <= 65535, "invalid port '" .. tostring(port) .. "'")
+    return n
+end
+
 local function adjustrequest(reqt)
     local nreqt = reqt.url and url.parse(reqt.url, default) or {}
     for k, v in pairs(reqt) do nreqt[k] = v end
@@ -320,7 +332,7 @@ local function adjustrequest(reqt)
         socket.try(nil, "invalid host '" .. tostring(nreqt.host) .. "'")
     end
     nreqt.uri = reqt.uri or adjusturi(nreqt)
-    nreqt.port = tonumber(nreqt.port) or scheme.port
+    nreqt.port = portof(nreqt.port, scheme)
     nreqt.headers = adjustheaders(nreqt)
     if nreqt.source and not nreqt.headers["content-length"] and not nreqt.headers["transfer-encoding"] then
         nreqt.headers["transfer-encoding"] = "chunked"
@@ -330,6 +342,18 @@ local function adjustrequest(reqt)
     return nreqt
 end
 
+-- Whether one more redirect may be followed: maxredirects (default 5) bounds them, and
+-- false means no bound, as documented. Anything else but a number is an error (in
+-- LuaSocket, a comparison that raised).
+local function redirectsleft(reqt)
+    local max = reqt.maxredirects
+    if max == false then return true end
+    if max == nil then max = 5 end
+    if type(max) ~= "number" then return false, "invalid maxredirects" end
+    return (reqt.nredirects or 0) < max
+end
+
+-- Whether to follow the answer's Location; false and a message when that cannot be told.
 local function shouldredirect(reqt, code, headers)
     local location = headers.location
     if not location then return false end
@@ -339,10 +363,12 @@ local function shouldredirect(reqt, code, headers)
     if scheme and not SCHEMES[scheme] then return false end
     -- Never from https down to http.
     if reqt.scheme == "https" and scheme and scheme ~= "https" then return false end
-    return reqt.redirect ~= false
-        and (code == 301 or code == 302 or code == 303 or code == 307)
-        and (reqt.method == "GET" or reqt.method == "HEAD")
-        and (reqt.maxredirects == false or (reqt.nredirects or 0) < (reqt.maxredirects or 5))
+    if not (reqt.redirect ~= false
+            and (code == 301 or code == 302 or code == 303 or code == 307)
+            and (reqt.method == "GET" or reqt.method == "HEAD")) then
+        return false
+    end
+    return redirectsleft(reqt)
 end
 
 local function shouldreceivebody(reqt, code)
@@ -401,7 +427,9 @@ trequest = function(reqt)
         h.try(code, "invalid status line after an interim answer")
     end
     headers = h:receiveheaders()
-    if shouldredirect(nreqt, code, headers) and not nreqt.source then
+    local redirect, err = shouldredirect(nreqt, code, headers)
+    h.try(not err, err)
+    if redirect and not nreqt.source then
         h:close()
         -- Follow the location shouldredirect judged: without its blanks, which would
         -- otherwise end up inside the request line.
