@@ -710,6 +710,25 @@ fn smtp_closed_during_greeting_or_replies() {
 }
 
 #[test]
+fn smtp_reply_codes_are_three_digits_and_the_same_on_every_line() {
+    for steps in [
+        vec![Step::Send(b"2200 hi\r\n")],
+        vec![Step::Send(b"220x hi\r\n")],
+        vec![Step::Send(b"22 hi\r\n")],
+        vec![Step::Send(b"220-hi\r\n221 other\r\n")],
+        vec![Step::Send(b"220-hi\r\n220-more\r\n2201 x\r\n221-other\r\n")],
+        vec![
+            Step::Send(b"220 hi\r\n"),
+            Step::ReadLine,
+            Step::Send(b"250-hello\r\n250-SIZE 10\r\n251 ok\r\n"),
+        ],
+    ] {
+        let port = peer(steps);
+        expect_soon(SMTP, port, "nil\tinvalid server reply\n");
+    }
+}
+
+#[test]
 fn smtp_malformed_and_endless_replies_are_errors() {
     for (steps, error) in [
         (vec![Step::Send(b"hello there\r\n")], "invalid server reply"),
@@ -780,6 +799,49 @@ fn ftp_malformed_passive_answers_are_errors() {
         ]));
         expect(FTP, port, &format!("nil\t{error}\n"));
     }
+}
+
+#[test]
+fn ftp_reply_codes_are_three_digits_and_end_with_the_same_code() {
+    for steps in [
+        vec![Step::Send(b"2200 ready\r\n")],
+        vec![Step::Send(b"220-welcome\r\n230 other\r\n")],
+        vec![
+            Step::Send(b"220 ready\r\n"),
+            Step::ReadLine,
+            Step::Send(b"331-password\r\n332 account\r\n"),
+        ],
+    ] {
+        let port = peer(steps);
+        expect_soon(FTP, port, "nil\tinvalid server reply\n");
+    }
+}
+
+#[test]
+fn ftp_multi_line_replies_may_hold_text_and_indented_codes() {
+    let port = peer(vec![
+        Step::Send(
+            b"220-welcome\r\n  230 indented\r\n2201 digits\r\n220\r\nplain\r\n220 ready\r\n",
+        ),
+        Step::ReadLine,
+        Step::Send(b"331 password\r\n"),
+        Step::ReadLine,
+        Step::Send(b"230 in\r\n"),
+        Step::ReadLine,
+        Step::Send(b"200-fine\r\n200 ok\r\n"),
+        Step::ReadLine,
+        Step::Send(b"221 bye\r\n"),
+    ]);
+    expect_soon(
+        r#"
+        local ftp = require("socket.ftp")
+        ftp.TIMEOUT = 5
+        print(ftp.command{ host = "127.0.0.1", port = PORT, user = "u", password = "p",
+            command = "noop", check = "2.." })
+        "#,
+        port,
+        "1\n",
+    );
 }
 
 #[test]
