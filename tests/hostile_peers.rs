@@ -801,6 +801,47 @@ fn ftp_malformed_passive_answers_are_errors() {
     }
 }
 
+/// The answers to the EPSV and then (if EPSV is refused) the PASV command, after login.
+fn ftp_passive(epsv: &'static [u8], pasv: Option<&'static [u8]>) -> Vec<Step> {
+    let mut then = vec![Step::ReadLine, Step::Send(epsv)];
+    if let Some(pasv) = pasv {
+        then.extend([Step::ReadLine, Step::Send(pasv)]);
+    }
+    ftp_logged_in(then)
+}
+
+#[test]
+fn ftp_passive_ports_out_of_range_are_errors() {
+    for answer in [
+        "227 Entering Passive Mode (127,0,0,1,256,1)",
+        "227 Entering Passive Mode (127,0,0,1,0,0)",
+        "227 Entering Passive Mode (127,0,0,999,4,1)",
+        "227 Entering Passive Mode (1127,0,0,1,4,1)",
+        "227 Entering Passive Mode (127,0,0,1,4)",
+        "227 Entering Passive Mode (127,0,0,1,99999999999999999999999,1)",
+        "227 Entering Passive Mode (127,0,0,1,4,1000)",
+    ] {
+        let line = leaked(format!("{answer}\r\n"));
+        let port = peer(ftp_passive(b"500 no EPSV\r\n", Some(line)));
+        expect_soon(FTP, port, &format!("nil\tinvalid PASV reply: {answer}\n"));
+    }
+}
+
+#[test]
+fn ftp_extended_passive_ports_out_of_range_are_errors() {
+    for answer in [
+        "229 Entering Extended Passive Mode (|||0|)",
+        "229 Entering Extended Passive Mode (|||65536|)",
+        "229 Entering Extended Passive Mode (|||99999999999999999999|)",
+        "229 Entering Extended Passive Mode (|||-1|)",
+        "229 Entering Extended Passive Mode (|||1.5|)",
+    ] {
+        let line = leaked(format!("{answer}\r\n"));
+        let port = peer(ftp_passive(line, None));
+        expect_soon(FTP, port, &format!("nil\tinvalid EPSV reply: {answer}\n"));
+    }
+}
+
 #[test]
 fn ftp_reply_codes_are_three_digits_and_end_with_the_same_code() {
     for steps in [
