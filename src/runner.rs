@@ -98,6 +98,7 @@ return (debug.traceback(msg, 2):gsub("\n\t%[C%]: in function 'xpcall'$", ""))
 
 /// A Lua state as every run gets it.
 pub fn new_state() -> mlua::Result<Lua> {
+    libc_tables::build();
     // SAFETY: the `debug` library is loaded, then hardened before any script runs.
     let lua = unsafe { Lua::unsafe_new_with(StdLib::ALL, LuaOptions::default()) };
     // Through mlua's allocator first, which tells mlua that memory errors are to be
@@ -398,6 +399,35 @@ fn failure(e: mlua::Error) -> Failure {
 
 unsafe extern "C" {
     fn fflush(stream: *mut c_void) -> i32;
+}
+
+/// wasi-libc builds two tables with malloc on their first use, and never retries: the
+/// descriptor table holding stdin, stdout and stderr (its "initialized" flag is set before
+/// the allocation is tried), and the list of preopened directories (whose failure is
+/// `_Exit(EX_SOFTWARE)`). If that first use comes right after a script caught "not enough
+/// memory" with the instance's memory still full of garbage, every later write to stdout
+/// or stderr fails, and the first file open ends the instance with status 1. Building both
+/// before any script runs keeps a caught memory error something the script can carry on
+/// from. Idempotent and cheap after the first time.
+mod libc_tables {
+    #[cfg(target_os = "wasi")]
+    pub fn build() {
+        unsafe extern "C" {
+            fn fcntl(fd: i32, cmd: i32, ...) -> i32;
+            fn __wasilibc_populate_preopens();
+        }
+        /// wasi-libc's `F_GETFD`: answered from the descriptor table alone.
+        const F_GETFD: i32 = 1;
+        // SAFETY: both only touch wasi-libc's own tables; fd 1 is stdout.
+        unsafe {
+            fcntl(1, F_GETFD);
+            __wasilibc_populate_preopens();
+        }
+    }
+
+    /// Native builds (unit tests, fuzzing) use the system's libc, which has no such tables.
+    #[cfg(not(target_os = "wasi"))]
+    pub fn build() {}
 }
 
 /// Lua writes through C stdio, which buffers; a reactor has no exit to flush it.
