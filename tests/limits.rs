@@ -5,7 +5,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use luasocket_wasi_host::{Failure, Invocation, Limits, Outcome, RunResult, Runtime, Sandbox};
+use luasocket_wasi_host::{
+    Failure, Invocation, Limit, Limits, Outcome, RunResult, Runtime, Sandbox,
+};
 
 #[test]
 fn wall_clock_stops_a_busy_loop() {
@@ -181,4 +183,111 @@ fn run_library(sandbox: &Sandbox, source: &str) -> RunResult {
         .unwrap()
         .block_on(runtime.run(sandbox, invocation))
         .expect("run")
+}
+
+/// Set in the inner run of a test that [`silent_resolver`] re-runs in a namespace.
+const INSIDE_NAMESPACE: &str = "LUASOCKET_WASI_TEST_SILENT_RESOLVER";
+
+/// A resolver that never answers, for the test `name` (this binary's test of that name).
+///
+/// The system resolver's address cannot be changed for one process, so the test runs
+/// twice: the outer run starts this binary again, for this test only, in user, mount and
+/// network namespaces of its own (`unshare -rmn`, no root needed) where /etc/resolv.conf
+/// is bind-mounted over with one naming 127.0.0.1 and glibc's longest usual patience,
+/// `timeout:30 attempts:2`, and returns None once that run passed. The inner run gets the
+/// socket on 127.0.0.1:53, which takes the queries and never answers (so no "port
+/// unreachable" ends the wait early either). Where unprivileged namespaces are not
+/// available the test says it is skipped and passes.
+fn silent_resolver(name: &str) -> Option<std::net::UdpSocket> {
+    if std::env::var_os(INSIDE_NAMESPACE).is_some() {
+        return Some(std::net::UdpSocket::bind("127.0.0.1:53").expect("bind the resolver port"));
+    }
+    let usable = std::process::Command::new("unshare")
+        .args(["-rmn", "ip", "link", "set", "lo", "up"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !usable {
+        eprintln!("skipped: no unprivileged namespaces (unshare -rmn) or no `ip` here");
+        return None;
+    }
+    let dir = scratch(name);
+    let conf = dir.join("resolv.conf");
+    std::fs::write(
+        &conf,
+        "nameserver 127.0.0.1\noptions timeout:30 attempts:2\n",
+    )
+    .unwrap();
+    let mut inner = std::process::Command::new("unshare");
+    inner
+        .args(["-rmn", "sh", "-c"])
+        .arg(
+            "ip link set lo up && mount --bind \"$0\" /etc/resolv.conf \
+             && exec \"$1\" --exact \"$2\" --nocapture --test-threads=1",
+        )
+        .arg(&conf)
+        .arg(std::env::current_exe().unwrap())
+        .arg(name)
+        .env(INSIDE_NAMESPACE, "1");
+    let out = run_within(inner, Duration::from_secs(180));
+    assert!(
+        out.status.success() && stdout(&out).contains("1 passed"),
+        "the run inside the namespace failed\nstdout: {}\nstderr: {}",
+        stdout(&out),
+        stderr(&out)
+    );
+    None
+}
+
+#[test]
+fn wall_clock_stops_a_name_lookup_the_resolver_never_answers() {
+    let Some(_resolver) =
+        silent_resolver("wall_clock_stops_a_name_lookup_the_resolver_never_answers")
+    else {
+        return;
+    };
+    let start = Instant::now();
+    let out = lua(
+        &["--allow-net=never.example", "--timeout", "2"],
+        "print(require('socket').dns.toip('never.example'))",
+    );
+    assert_eq!(out.status.code(), Some(124), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("wall-clock limit reached"),
+        "{}",
+        stderr(&out)
+    );
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(10), "ended after {took:?}");
+}
+
+#[test]
+fn a_timed_out_lookup_leaves_the_embedder_nothing_to_wait_for() {
+    let Some(_resolver) =
+        silent_resolver("a_timed_out_lookup_leaves_the_embedder_nothing_to_wait_for")
+    else {
+        return;
+    };
+    let sandbox = Sandbox {
+        net: luasocket_wasi_host::NetPolicy::parse("never.example").unwrap(),
+        capture_output: true,
+        limits: Limits {
+            timeout: Some(Duration::from_secs(1)),
+            ..Limits::default()
+        },
+        ..Sandbox::default()
+    };
+    let start = Instant::now();
+    // run_library builds, uses and drops its own tokio runtime: the drop is what would
+    // wait for a lookup still running on the runtime's blocking pool.
+    let result = run_library(
+        &sandbox,
+        "return require('socket').dns.toip('never.example')",
+    );
+    assert!(
+        matches!(result.outcome, Outcome::Limit(Limit::WallClock(_))),
+        "{:?}",
+        result.outcome
+    );
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(10), "returned after {took:?}");
 }

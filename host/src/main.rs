@@ -247,13 +247,18 @@ fn main() -> ExitCode {
         .enable_all()
         .build();
     let result = runtime.map_err(|e| e.to_string()).and_then(|rt| {
-        rt.block_on(async {
+        let result = rt.block_on(async {
             let runtime = Runtime::new().map_err(|e| format!("{e:?}"))?;
             runtime
                 .run(&cmd.sandbox, invocation)
                 .await
                 .map_err(|e| format!("{e:?}"))
-        })
+        });
+        // Dropping the runtime would wait for its blocking threads, and a file operation
+        // can outlast the run on one (a slow disk, a file swapped for a FIFO under us): a
+        // limit that fired must end the process, not wait for the host.
+        rt.shutdown_background();
+        result
     });
     match result {
         Ok(result) => report(result.outcome, inline, &limits),

@@ -18,7 +18,7 @@ use crate::bindings::exports::luasocket::socket::lua::Invocation;
 use crate::handles::{self, Counted, SocketCount};
 use crate::instance::{CallError, Instance, Outcome, Plugin, exit_status};
 use crate::limits::{CpuMeter, Limit, Limits, MemoryLimiter, TICK};
-use crate::lookup::{self, FilteredLookup, PendingNames};
+use crate::lookup::{self, FilteredLookup, Lookups};
 use crate::policy::{NetPolicy, describe_use};
 use crate::readiness::{self, DriverTurns, FreshPoll};
 use crate::{cache, component};
@@ -104,7 +104,7 @@ impl WasiView for Wasi {
 pub struct HostState {
     wasi: Wasi,
     policy: NetPolicy,
-    lookups: PendingNames,
+    lookups: Lookups,
     memory: MemoryLimiter,
     cpu: CpuMeter,
     sockets: SocketCount,
@@ -192,7 +192,7 @@ impl Runtime {
         lookup::add_to_linker(&mut linker, |s: &mut HostState| FilteredLookup {
             inner: wasmtime_wasi::sockets::WasiSocketsView::sockets(&mut s.wasi),
             policy: &s.policy,
-            names: &mut s.lookups,
+            lookups: &mut s.lookups,
         })?;
         handles::add_to_linker(&mut linker, |s: &mut HostState| Counted {
             count: &mut s.sockets,
@@ -324,7 +324,7 @@ impl Runtime {
                 table,
             },
             policy,
-            lookups: PendingNames::new(),
+            lookups: Lookups::default(),
             memory: MemoryLimiter {
                 max: sandbox.limits.max_memory,
                 hit: false,
