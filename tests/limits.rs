@@ -291,3 +291,36 @@ fn a_timed_out_lookup_leaves_the_embedder_nothing_to_wait_for() {
     let took = start.elapsed();
     assert!(took < Duration::from_secs(10), "returned after {took:?}");
 }
+
+#[test]
+fn fifos_and_devices_are_refused_at_once_and_files_still_open() {
+    let dir = scratch("fifo");
+    let fifo = dir.join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::fs::write(dir.join("plain"), "plain text").unwrap();
+    let spec = format!("{}::/data", dir.display());
+    let start = Instant::now();
+    let out = lua(
+        &["--dir", &spec, "--dir", "/dev::/dev", "--timeout", "5"],
+        "print(io.open('/data/fifo', 'r'))
+         print(io.open('/data/fifo', 'w'))
+         print(io.open('/dev/tty'))
+         print(io.open('/data/plain'):read('a'))
+         assert(io.open('/data/new', 'w')):close()
+         print(io.type(io.open('/data')))",
+    );
+    assert_eq!(
+        ok(&out),
+        "nil\t/data/fifo: Permission denied\t2\n\
+         nil\t/data/fifo: Permission denied\t2\n\
+         nil\t/dev/tty: Permission denied\t2\n\
+         plain text\n\
+         file\n"
+    );
+    assert!(dir.join("new").exists());
+    assert!(start.elapsed() < Duration::from_secs(5));
+}

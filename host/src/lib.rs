@@ -5,6 +5,7 @@
 //! - [`instance`]: one instance: runs, plugins, direct use of the socket resources;
 //! - [`limits`]: memory, CPU, wall-clock and socket limits;
 //! - [`handles`]: counting sockets and host handles;
+//! - [`files`]: file opens that cannot block (regular files and directories only);
 //! - [`value`]: Lua values crossing to the host;
 //! - [`cache`]: the compiled-code cache;
 //! - [`lookup`]: name lookup filtered by the policy;
@@ -14,6 +15,7 @@
 
 pub mod cache;
 pub mod component;
+pub mod files;
 pub mod handles;
 pub mod instance;
 pub mod limits;

@@ -21,7 +21,7 @@ use crate::limits::{CpuMeter, Limit, Limits, MemoryLimiter, TICK};
 use crate::lookup::{self, FilteredLookup, Lookups};
 use crate::policy::{NetPolicy, describe_use};
 use crate::readiness::{self, DriverTurns, FreshPoll};
-use crate::{cache, component};
+use crate::{cache, component, files};
 
 /// The environment variable that tells the guest its Lua heap budget (bytes).
 const LUA_MEMORY_VAR: &str = "LUASOCKET_WASI_LUA_MEMORY";
@@ -198,6 +198,7 @@ impl Runtime {
             count: &mut s.sockets,
             sockets: wasmtime_wasi::sockets::WasiSocketsView::sockets(&mut s.wasi),
         })?;
+        files::add_to_linker(&mut linker)?;
         readiness::add_to_linker(&mut linker, |s: &mut HostState| FreshPoll {
             table: &mut s.wasi.table,
             turns: &mut s.turns,
