@@ -324,3 +324,27 @@ fn fifos_and_devices_are_refused_at_once_and_files_still_open() {
     assert!(dir.join("new").exists());
     assert!(start.elapsed() < Duration::from_secs(5));
 }
+
+#[test]
+fn wall_clock_stops_a_script_whose_output_is_never_read() {
+    for write in ["io.write", "io.stderr:write"] {
+        let mut cmd = cli();
+        cmd.args(["--timeout", "1", "-e"])
+            .arg(format!("while true do {write}(string.rep('x', 65536)) end"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        // Nothing reads either pipe until the process has ended: the first one fills.
+        let start = Instant::now();
+        let out = wait_within(cmd.spawn().unwrap(), Duration::from_secs(30));
+        assert_eq!(out.status.code(), Some(124), "{write}");
+        let took = start.elapsed();
+        assert!(
+            took < Duration::from_secs(10),
+            "{write}: ended after {took:?}"
+        );
+        if write == "io.write" {
+            // stderr had room for the reason (the other way round, it is dropped).
+            assert!(stderr(&out).contains("wall-clock limit reached"), "{write}");
+        }
+    }
+}

@@ -232,8 +232,12 @@ fn main() -> ExitCode {
     };
     let inline = matches!(chunk, Chunk::Inline(_));
     cmd.sandbox.inherit_stdin = !matches!(&chunk, Chunk::File(p) if p == "-");
+    // Reported while the script runs, on its thread: never waits for a stderr nobody reads.
     cmd.sandbox.net = std::mem::take(&mut cmd.sandbox.net).on_denied(Arc::new(|denial| {
-        eprintln!("luasocket-wasi: denied {denial} (not allowed by --allow-net)");
+        say(
+            &format!("denied {denial} (not allowed by --allow-net)"),
+            Duration::ZERO,
+        );
     }));
     luasocket_wasi_host::runtime::raise_descriptor_limit();
     let invocation = Invocation {
@@ -325,8 +329,17 @@ fn secs(d: Duration) -> String {
 }
 
 fn fail(code: u8, message: &str) -> ExitCode {
-    eprintln!("luasocket-wasi: {message}");
+    say(message, MESSAGE_PATIENCE);
     ExitCode::from(code)
+}
+
+/// How long a last message may wait for a stderr pipe that is full (a script that filled
+/// it and was stopped by a limit): the CLI must end all the same.
+const MESSAGE_PATIENCE: Duration = Duration::from_secs(1);
+
+fn say(message: &str, patience: Duration) {
+    let line = format!("luasocket-wasi: {message}\n");
+    luasocket_wasi_host::stdio::write_stderr(line.as_bytes(), patience);
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ use crate::limits::{CpuMeter, Limit, Limits, MemoryLimiter, TICK};
 use crate::lookup::{self, FilteredLookup, Lookups};
 use crate::policy::{NetPolicy, describe_use};
 use crate::readiness::{self, DriverTurns, FreshPoll};
+use crate::stdio::PassedThrough;
 use crate::{cache, component, files};
 
 /// The environment variable that tells the guest its Lua heap budget (bytes).
@@ -312,7 +313,9 @@ impl Runtime {
             builder.stdout(pipes.0.clone()).stderr(pipes.1.clone());
             Some(pipes)
         } else {
-            builder.inherit_stdout().inherit_stderr();
+            builder
+                .stdout(PassedThrough::stdout())
+                .stderr(PassedThrough::stderr());
             None
         };
         let mut table = ResourceTable::new();
