@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::error::Context as _;
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline,
 };
@@ -291,7 +292,15 @@ impl Runtime {
             } else {
                 FsPerms::ReadOnly
             };
-            builder.preopened_dir(&dir.host, &dir.guest, perms)?;
+            builder
+                .preopened_dir(&dir.host, &dir.guest, perms)
+                .with_context(|| {
+                    format!(
+                        "cannot make {} visible as {}",
+                        dir.host.display(),
+                        dir.guest
+                    )
+                })?;
         }
         if let Some(path) = lua_path(&sandbox.dirs) {
             builder.env("LUA_PATH", path);
