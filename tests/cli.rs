@@ -270,3 +270,59 @@ fn bytes_that_are_not_utf8_reach_lua_where_they_can() {
     ]);
     assert_eq!(ok(&out), "inside\n");
 }
+
+/// The first line `lua5.4` and the CLI print for a failure, without the program's name.
+fn first_message(err: &[u8], program: &str) -> String {
+    let text = String::from_utf8_lossy(err);
+    let line = text.lines().next().unwrap_or("");
+    line.strip_prefix(program).unwrap_or(line).to_owned()
+}
+
+#[test]
+fn os_exit_takes_its_status_as_lua_does() {
+    let statuses = [
+        "0.5",
+        "2^53",
+        "256",
+        "-1",
+        "257",
+        "3.0",
+        "'7'",
+        "' 0x10 '",
+        "'7.5'",
+        "'abc'",
+        "{}",
+        "setmetatable({}, {__name = 'My'})",
+        "2^31",
+        "-2^31 - 1",
+        "math.huge",
+        "0/0",
+        "-0.0",
+        "true",
+        "false",
+        "nil",
+    ];
+    for status in statuses {
+        let chunk = format!("os.exit({status})");
+        let native = std::process::Command::new("lua5.4")
+            .args(["-e", &chunk])
+            .output()
+            .expect("lua5.4 (./dev test installs it)");
+        let ours = lua(&[], &chunk);
+        assert_eq!(ours.status.code(), native.status.code(), "{chunk}");
+        assert_eq!(
+            first_message(&ours.stderr, "luasocket-wasi: "),
+            first_message(&native.stderr, "lua5.4: "),
+            "{chunk}"
+        );
+    }
+}
+
+#[test]
+fn a_script_exiting_with_a_limit_status_prints_nothing() {
+    for code in 121..=125 {
+        let out = lua(&[], &format!("os.exit({code})"));
+        assert_eq!(out.status.code(), Some(code));
+        assert_eq!(stderr(&out), "", "only a limit that fired names itself");
+    }
+}

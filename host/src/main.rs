@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use luasocket_wasi_host::policy::NetPolicy;
 use luasocket_wasi_host::{Failure, Invocation};
-use luasocket_wasi_host::{Limit, Limits, Outcome, Preopen, Runtime, Sandbox};
+use luasocket_wasi_host::{Limit, Outcome, Preopen, Runtime, Sandbox};
 
 const USAGE: &str = "\
 usage: luasocket-wasi [run] [options] script.lua [args...]
@@ -38,9 +38,13 @@ options:
   -v, --version         print the version
   -h, --help            print this help
 
-exit status: the script's os.exit status; 0 when it ends normally; 1 when it raises an
-error; 2 for bad usage; 3 when the host fails; 121 handle limit; 122 memory limit;
-123 CPU limit; 124 wall-clock limit; 125 the instance trapped.";
+exit status: the script's os.exit(n) status (n's low 8 bits, as the OS keeps them); 0 when
+it ends normally, and for --help and --version; 1 when it raises an error (or calls
+os.exit(false)); 2 for bad usage (including an argument that is not UTF-8 where a string
+is needed, and a --dir that is not a directory) or a script that cannot be read; 3 when the
+host fails; 121 handle limit; 122 memory limit; 123 CPU limit; 124 wall-clock limit;
+125 the instance trapped. A limit that fires says so on stderr; a script's own os.exit
+with those codes prints nothing.";
 
 /// Exit statuses other than the script's own.
 mod status {
@@ -332,7 +336,6 @@ fn main() -> ExitCode {
         args: cmd.script_args,
         arg_table: cmd.arg_table,
     };
-    let limits = cmd.sandbox.limits.clone();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build();
@@ -351,12 +354,12 @@ fn main() -> ExitCode {
         result
     });
     match result {
-        Ok(result) => report(result.outcome, inline, &limits),
+        Ok(result) => report(result.outcome, inline),
         Err(e) => fail(status::HOST_ERROR, &e),
     }
 }
 
-fn report(outcome: Outcome, print_results: bool, limits: &Limits) -> ExitCode {
+fn report(outcome: Outcome, print_results: bool) -> ExitCode {
     match outcome {
         Outcome::Returned(values) => {
             if print_results && !values.is_empty() {
@@ -369,10 +372,8 @@ fn report(outcome: Outcome, print_results: bool, limits: &Limits) -> ExitCode {
             status::MEMORY_LIMIT,
             &format!("{m} (Lua ran out of memory)"),
         ),
-        Outcome::Failed(Failure::Exited(code)) => {
-            ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX))
-        }
-        Outcome::Exited(code) => ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX)),
+        // Silent, whatever the code: only a limit that fired says so.
+        Outcome::Failed(Failure::Exited(code)) | Outcome::Exited(code) => exit_status(code),
         Outcome::Limit(Limit::WallClock(d)) => fail(
             status::WALL_CLOCK_LIMIT,
             &format!(
@@ -398,11 +399,14 @@ fn report(outcome: Outcome, print_results: bool, limits: &Limits) -> ExitCode {
             status::HANDLE_LIMIT,
             &format!("handle limit reached: the script held {n} host handles (--max-sockets)"),
         ),
-        Outcome::Trapped(m) => {
-            let _ = limits;
-            fail(status::TRAP, &format!("the instance trapped: {m}"))
-        }
+        Outcome::Trapped(m) => fail(status::TRAP, &format!("the instance trapped: {m}")),
     }
+}
+
+/// What the OS makes of `exit(code)`: its low 8 bits (so 256 is 0 and -1 is 255, as for
+/// `lua`).
+fn exit_status(code: i32) -> ExitCode {
+    ExitCode::from(code.to_le_bytes()[0])
 }
 
 fn secs(d: Duration) -> String {
