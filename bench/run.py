@@ -6,8 +6,12 @@ and component/native ratios.
 
     python3 bench/run.py            full run (a few minutes), writes BENCHMARKS.md
     python3 bench/run.py --quick    tiny sizes, one repetition: a smoke test for CI
+                                    (no report unless --out FILE is given)
 
-Run it through `./dev bench` (which builds what it needs first).
+Run it through `./dev bench` (which builds what it needs first). A scenario that fails
+becomes a row saying so (with the first line of the error) and the others still run; the
+exit status is then 1. BENCH_FAIL=4,8 makes the scenarios numbered 4 and 8 fail on
+purpose, to see that handling at work.
 """
 import argparse
 import datetime
@@ -91,6 +95,7 @@ def alternating(reps, measure, runtimes=("native", "component")):
 class Table:
     def __init__(self):
         self.rows = []
+        self.failures = []
 
     def add(self, scenario, metric, results, higher_is_better, target=None, unit="", note=""):
         def summary(values):
@@ -110,10 +115,39 @@ class Table:
         self.rows.append((scenario, metric, nat_text, comp_text, f"{ratio:.2f}" if ratio else "—", verdict))
         print(f"{scenario:28} {metric:22} native {nat_text:32} component {comp_text:32} ratio {self.rows[-1][4]} {verdict}", flush=True)
 
+    def fail(self, scenario, error):
+        """A scenario that could not be measured: a row that says so, and why."""
+        why = first_line(error)
+        self.rows.append((scenario, "—", "—", "—", "—", f"**failed**: {why}"))
+        self.failures.append(scenario)
+        print(f"{scenario:28} FAILED: {why}", flush=True)
+
     def markdown(self):
         lines = ["| scenario | metric | native Lua 5.4 + LuaSocket | luasocket-wasi | ratio (component/native) | target |", "|---|---|---|---|---|---|"]
         lines += ["| " + " | ".join(row) + " |" for row in self.rows]
         return "\n".join(lines)
+
+
+def first_line(error, limit=200):
+    """An error's first line, fit for a table cell."""
+    lines = str(error).strip().splitlines()
+    line = lines[0].strip() if lines else type(error).__name__
+    if len(line) > limit:
+        line = line[:limit] + "…"
+    return line.replace("|", "\\|")
+
+
+def measure_all(table, scenarios):
+    """Runs each (label, run) in turn; one that raises is recorded as failed, and the rest
+    still run. BENCH_FAIL lists scenario numbers to fail on purpose."""
+    forced = {n.strip() for n in os.environ.get("BENCH_FAIL", "").split(",") if n.strip()}
+    for label, run in scenarios:
+        try:
+            if label.split(".")[0] in forced:
+                raise RuntimeError(f"failed on purpose (BENCH_FAIL={os.environ['BENCH_FAIL']})")
+            run()
+        except Exception as e:  # whatever went wrong is the scenario's: its row reports it
+            table.fail(label, e)
 
 
 def bulk(table, size, reps):
@@ -147,12 +181,17 @@ def udp(table, count, reps):
         port = free_port()
         cmd = RUNTIMES[rt] + [str(LUA / "udp.lua"), "recv", port, count, 32]
         proc = subprocess.Popen(list(map(str, cmd)), stdout=subprocess.PIPE, text=True)
-        assert proc.stdout.readline().strip() == "ready"
-        # Windowed (128 ahead of the receiver's acknowledgements, one per 32 datagrams, well
-        # within the default socket buffer) so nothing is dropped: what is measured is the
-        # receive path, not how fast the kernel discards.
-        Peer("udp-window", "127.0.0.1", port, count, 512, 128, wait_ready=False).proc.wait()
-        out, _ = proc.communicate(timeout=120)
+        try:
+            assert proc.stdout.readline().strip() == "ready", f"{rt} udp.lua recv did not start"
+            # Windowed (128 ahead of the receiver's acknowledgements, one per 32 datagrams,
+            # well within the default socket buffer) so nothing is dropped: what is measured
+            # is the receive path, not how fast the kernel discards.
+            Peer("udp-window", "127.0.0.1", port, count, 512, 128, wait_ready=False).proc.wait()
+            out, _ = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         r = parse(out.strip().splitlines()[-1])
         return {"received": r["received"], "rate": r["received"] / r["seconds"] if r["seconds"] else 0}
 
@@ -169,8 +208,10 @@ def select_loop(table, connections, lines, reps, runtimes=("native", "component"
         port = free_port()
         cmd = RUNTIMES[rt] + [str(LUA / "select_server.lua"), port, connections, lines]
         server = subprocess.Popen(list(map(str, cmd)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert server.stdout.readline().strip() == "ready", server.stderr.read()
         try:
+            if server.stdout.readline().strip() != "ready":
+                server.kill()
+                raise RuntimeError(f"{rt} select server did not start: {server.communicate()[1].strip()}")
             with Peer("clients", port, connections, lines, wait_ready=False) as clients:
                 clients.result()
             out, err = server.communicate(timeout=600)
@@ -342,29 +383,43 @@ def machine():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="tiny sizes, one repetition (CI smoke test)")
-    ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    ap.add_argument("--out", help="where the report goes (default: BENCHMARKS.md; --quick writes one only when given)")
     opts = ap.parse_args()
     q = opts.quick
     reps = 1 if q else 5
     started, load_before = time.monotonic(), os.getloadavg()
     table = Table()
-    bulk(table, (8 if q else 512) << 20, reps)
-    pingpong(table, 2000 if q else 100_000, reps)
-    udp(table, 5000 if q else 200_000, reps)
-    select_loop(table, 100 if q else 1000, 5 if q else 20, reps)
-    select_loop(table, 500 if q else 10_000, 2 if q else 5, 1, runtimes=("component",))
-    http(table, 50 if q else 2000, 10 if q else 200, reps)
-    https(table, 20 if q else 500, 1 if q else 4, reps)
-    startup(table, 5 if q else 30)
-    memory(table, 50 if q else 1000)
-    if q:
+    measure_all(table, [
+        ("1. bulk TCP", lambda: bulk(table, (8 if q else 512) << 20, reps)),
+        ("2. ping-pong", lambda: pingpong(table, 2000 if q else 100_000, reps)),
+        ("3. UDP", lambda: udp(table, 5000 if q else 200_000, reps)),
+        ("4. select", lambda: select_loop(table, 100 if q else 1000, 5 if q else 20, reps)),
+        ("4. select, component only", lambda: select_loop(table, 500 if q else 10_000, 2 if q else 5, 1, runtimes=("component",))),
+        ("5. socket.http GET (nginx)", lambda: http(table, 50 if q else 2000, 10 if q else 200, reps)),
+        ("8. HTTPS GET (nginx, TLS 1.3)", lambda: https(table, 20 if q else 500, 1 if q else 4, reps)),
+        ("6. start-up", lambda: startup(table, 5 if q else 30)),
+        ("7. memory", lambda: memory(table, 50 if q else 1000)),
+    ])
+    if q and not opts.out:
         print("quick run done (BENCHMARKS.md not written)")
-        return
+    else:
+        write_report(opts.out or ROOT / "BENCHMARKS.md", table, reps, started, load_before)
+    if table.failures:
+        print(f"{len(table.failures)} scenario(s) failed: {'; '.join(table.failures)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def write_report(out, table, reps, started, load_before):
     minutes = (time.monotonic() - started) / 60
     load_after = os.getloadavg()
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     notes = ROOT / "bench" / "NOTES.md"
-    Path(opts.out).write_text(
+    failed = ""
+    if table.failures:
+        failed = (f"**{len(table.failures)} scenario(s) failed** ({', '.join(table.failures)}): "
+                  "their rows say why.\n\n")
+    Path(out).write_text(
         "# Benchmarks\n\n"
         "<!-- Generated by `./dev bench` (bench/run.py); the analysis comes from bench/NOTES.md. -->\n\n"
         f"Measured {stamp} on {machine()}, by `./dev bench` (bench/run.py), in {minutes:.1f} minutes.\n"
@@ -375,11 +430,12 @@ def main():
         "alternate native and component. Peers are native programs in other processes\n"
         "(bench/peer.rs) or nginx. Ratios are component/native: above 1 is faster for throughput,\n"
         "slower for latency.\n\n"
+        + failed
         + table.markdown()
         + "\n"
         + ("\n" + notes.read_text() if notes.exists() else "")
     )
-    print(f"wrote {opts.out}")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
