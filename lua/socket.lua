@@ -2,8 +2,8 @@
 -- As in LuaSocket, `require "socket"` and `require "socket.core"` are the same table.
 local socket = require("socket.core")
 
-local math, string, setmetatable, type, pcall, select, error =
-    math, string, setmetatable, type, pcall, select, error
+local math, string, setmetatable, type, pcall, select, error, tonumber =
+    math, string, setmetatable, type, pcall, select, error, tonumber
 
 -- Creating sockets -----------------------------------------------------------------
 
@@ -137,10 +137,24 @@ end
 sinkt["default"] = sinkt["keep-open"]
 socket.sink = socket.choose(sinkt)
 
+-- How many bytes a source asks for at a time: socket.BLOCKSIZE, which callers may change, but
+-- at least one. receive(0), like receive(0.5) (LuaSocket truncates a count), takes nothing,
+-- so a size below one byte would have a source answer "" for ever.
+local function blocksize()
+    local size = tonumber(socket.BLOCKSIZE)
+    if not (size and size >= 1) then return 1 end
+    return size
+end
+
+-- Exactly `length` bytes, or as many whole bytes as it holds: a fraction left over ends the
+-- source. LuaSocket's ran on to receive(0.5), which answers "" without taking anything, for
+-- ever (the loop a Content-Length of ".5" once caused). NaN is no length at all; a
+-- non-number fails to compare and raises, as in LuaSocket.
 sourcet["by-length"] = function(sock, length)
     return selectable(sock, function()
-        if length <= 0 then return nil end
-        local chunk, err = sock:receive(math.min(socket.BLOCKSIZE, length))
+        if length ~= length then return nil, "invalid length" end
+        if length < 1 then return nil end
+        local chunk, err = sock:receive(math.min(blocksize(), length))
         if err then return nil, err end
         length = length - #chunk
         return chunk
@@ -151,7 +165,7 @@ sourcet["until-closed"] = function(sock)
     local done = false
     return selectable(sock, function()
         if done then return nil end
-        local chunk, err, partial = sock:receive(socket.BLOCKSIZE)
+        local chunk, err, partial = sock:receive(blocksize())
         if not err then return chunk end
         if err == "closed" then
             sock:close()

@@ -50,8 +50,30 @@ debug.setuservalue = nil
 /// the runner, which reports the code. pcall must not stop it: a hook re-raises on every
 /// instruction of the exiting threads, and resuming a coroutine that exited re-raises
 /// in the resumer. Returns the function the runner asks for the code.
+///
+/// The status is taken as lua.c's `os_exit` takes it: booleans, else `luaL_optinteger`
+/// (numeric strings too, with its two error messages), then C's `(int)` cast, so the code
+/// is the low 32 bits; the OS keeps the low 8 of those, as the CLI does.
 const EXIT_SUPPORT: &str = r#"
 local coroutine, sethook, error, type, math = coroutine, debug.sethook, error, type, math
+local tonumber, rawget, getmetatable = tonumber, rawget, debug.getmetatable
+-- luaL_typeerror's name for a value: its metatable's __name, else its type.
+local function typename(v)
+    local mt = getmetatable(v)
+    local name = mt and rawget(mt, "__name")
+    return type(name) == "string" and name or type(v)
+end
+-- Level 4: bad, exit_code, os.exit, then the caller, whom the message is about.
+local function bad(message) error("bad argument #1 to 'exit' (" .. message .. ")", 4) end
+local function exit_code(status)
+    if status == nil or status == true then return 0 end
+    if status == false then return 1 end
+    local n = (type(status) == "number" or type(status) == "string") and tonumber(status)
+    if not n then bad("number expected, got " .. typename(status)) end
+    local i = math.tointeger(n) or bad("number has no integer representation")
+    i = i & 0xFFFFFFFF
+    return i >= 0x80000000 and i - 0x100000000 or i
+end
 local main = coroutine.running()
 local EXIT = setmetatable({}, { __tostring = function() return "os.exit" end })
 local code
@@ -63,11 +85,7 @@ local function stop_here()
     error(EXIT, 0)
 end
 os.exit = function(status)
-    if status == nil or status == true then status = 0
-    elseif status == false then status = 1
-    elseif type(status) == "number" and math.tointeger(status) then status = math.tointeger(status)
-    else error("bad argument #1 to 'exit' (number expected, got " .. type(status) .. ")", 2) end
-    code = status
+    code = exit_code(status)
     stop_here()
 end
 local resume, wrap = coroutine.resume, coroutine.wrap
@@ -98,6 +116,7 @@ return (debug.traceback(msg, 2):gsub("\n\t%[C%]: in function 'xpcall'$", ""))
 
 /// A Lua state as every run gets it.
 pub fn new_state() -> mlua::Result<Lua> {
+    libc_tables::build();
     // SAFETY: the `debug` library is loaded, then hardened before any script runs.
     let lua = unsafe { Lua::unsafe_new_with(StdLib::ALL, LuaOptions::default()) };
     // Through mlua's allocator first, which tells mlua that memory errors are to be
@@ -398,6 +417,35 @@ fn failure(e: mlua::Error) -> Failure {
 
 unsafe extern "C" {
     fn fflush(stream: *mut c_void) -> i32;
+}
+
+/// wasi-libc builds two tables with malloc on their first use, and never retries: the
+/// descriptor table holding stdin, stdout and stderr (its "initialized" flag is set before
+/// the allocation is tried), and the list of preopened directories (whose failure is
+/// `_Exit(EX_SOFTWARE)`). If that first use comes right after a script caught "not enough
+/// memory" with the instance's memory still full of garbage, every later write to stdout
+/// or stderr fails, and the first file open ends the instance with status 1. Building both
+/// before any script runs keeps a caught memory error something the script can carry on
+/// from. Idempotent and cheap after the first time.
+mod libc_tables {
+    #[cfg(target_os = "wasi")]
+    pub fn build() {
+        unsafe extern "C" {
+            fn fcntl(fd: i32, cmd: i32, ...) -> i32;
+            fn __wasilibc_populate_preopens();
+        }
+        /// wasi-libc's `F_GETFD`: answered from the descriptor table alone.
+        const F_GETFD: i32 = 1;
+        // SAFETY: both only touch wasi-libc's own tables; fd 1 is stdout.
+        unsafe {
+            fcntl(1, F_GETFD);
+            __wasilibc_populate_preopens();
+        }
+    }
+
+    /// Native builds (unit tests, fuzzing) use the system's libc, which has no such tables.
+    #[cfg(not(target_os = "wasi"))]
+    pub fn build() {}
 }
 
 /// Lua writes through C stdio, which buffers; a reactor has no exit to flush it.

@@ -2,6 +2,10 @@
 
 mod common;
 
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::time::Duration;
+
 use common::*;
 
 #[test]
@@ -169,4 +173,156 @@ fn the_compiled_component_is_cached() {
             .ends_with(".cwasm")
     );
     assert_eq!(run(), "42\n", "and it loads on the next start");
+}
+
+/// An argument with these bytes, as a shell can pass it.
+fn raw(bytes: &[u8]) -> OsString {
+    OsString::from_vec(bytes.to_vec())
+}
+
+fn run_args(args: &[OsString]) -> std::process::Output {
+    let mut cmd = cli();
+    cmd.args(args);
+    run_within(cmd, Duration::from_secs(60))
+}
+
+#[test]
+fn odd_arguments_are_refused_with_exit_2_never_a_panic() {
+    let file = scratch("odd-args").join("plain");
+    std::fs::write(&file, "").unwrap();
+    let x = || OsString::from("x=1");
+    let e = || OsString::from("-e");
+    let cases: Vec<(Vec<OsString>, &str)> = vec![
+        (
+            vec![e(), "print(...)".into(), raw(b"\xff")],
+            "script argument arg[3] is not valid UTF-8: '\u{fffd}'",
+        ),
+        (
+            vec![raw(b"s.lua"), "ok".into(), raw(b"a\xffb")],
+            "script argument arg[2] is not valid UTF-8: 'a\u{fffd}b'",
+        ),
+        (
+            vec![raw(b"--timeout=\xff"), e(), x()],
+            "--timeout is not valid UTF-8",
+        ),
+        (
+            vec!["--max-memory".into(), raw(b"\xff"), e(), x()],
+            "--max-memory is not valid UTF-8",
+        ),
+        (
+            vec![raw(b"--allow-net=\xff"), e(), x()],
+            "--allow-net is not valid UTF-8",
+        ),
+        (vec![raw(b"-\xff"), e(), x()], "unknown option -\u{fffd}"),
+        (
+            vec![raw(b"--\xff=1"), e(), x()],
+            "unknown option --\u{fffd}",
+        ),
+        (
+            vec!["--dir".into(), raw(b"/tmp/\xff"), e(), x()],
+            "the guest path is not valid UTF-8",
+        ),
+        (
+            vec!["--dir".into(), "/nonexistent/dir::/d".into(), e(), x()],
+            "--dir /nonexistent/dir: No such file or directory",
+        ),
+        (
+            vec!["--dir".into(), file.clone().into(), e(), x()],
+            "not a directory",
+        ),
+        (vec!["--timeout".into()], "--timeout needs a value"),
+        (
+            vec![raw(b"/nonexistent/\xff.lua")],
+            "cannot open /nonexistent/\u{fffd}.lua",
+        ),
+    ];
+    for (args, message) in cases {
+        let out = run_args(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(message), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn bytes_that_are_not_utf8_reach_lua_where_they_can() {
+    // An -e chunk is Lua source, which is bytes.
+    let out = run_args(&[raw(b"-e"), raw(b"io.write(#'\xff\xfe')")]);
+    assert_eq!(ok(&out), "2");
+    // A script whose path is not UTF-8 runs; arg[0] names it with a replacement character.
+    let dir = scratch("odd-path");
+    let script = dir.join(OsStr::from_bytes(b"s\xff.lua"));
+    std::fs::write(&script, "print(arg[0]:match('[^/]*$'), ...)").unwrap();
+    let out = run_args(&[script.into_os_string(), "a".into()]);
+    assert_eq!(ok(&out), "s\u{fffd}.lua\ta\n");
+    // So does a --dir whose host path is not UTF-8, seen under a guest path that is.
+    let host = dir.join(OsStr::from_bytes(b"d\xff"));
+    std::fs::create_dir(&host).unwrap();
+    std::fs::write(host.join("f"), "inside").unwrap();
+    let mut spec = host.into_os_string();
+    spec.push("::/data");
+    let out = run_args(&[
+        "--dir".into(),
+        spec,
+        "-e".into(),
+        "return io.open('/data/f'):read('a')".into(),
+    ]);
+    assert_eq!(ok(&out), "inside\n");
+}
+
+/// The first line `lua5.4` and the CLI print for a failure, without the program's name.
+fn first_message(err: &[u8], program: &str) -> String {
+    let text = String::from_utf8_lossy(err);
+    let line = text.lines().next().unwrap_or("");
+    line.strip_prefix(program).unwrap_or(line).to_owned()
+}
+
+#[test]
+fn os_exit_takes_its_status_as_lua_does() {
+    let statuses = [
+        "0.5",
+        "2^53",
+        "256",
+        "-1",
+        "257",
+        "3.0",
+        "'7'",
+        "' 0x10 '",
+        "'7.5'",
+        "'abc'",
+        "{}",
+        "setmetatable({}, {__name = 'My'})",
+        "2^31",
+        "-2^31 - 1",
+        "math.huge",
+        "0/0",
+        "-0.0",
+        "true",
+        "false",
+        "nil",
+    ];
+    for status in statuses {
+        let chunk = format!("os.exit({status})");
+        let native = std::process::Command::new("lua5.4")
+            .args(["-e", &chunk])
+            .output()
+            .expect("lua5.4 (./dev test installs it)");
+        let ours = lua(&[], &chunk);
+        assert_eq!(ours.status.code(), native.status.code(), "{chunk}");
+        assert_eq!(
+            first_message(&ours.stderr, "luasocket-wasi: "),
+            first_message(&native.stderr, "lua5.4: "),
+            "{chunk}"
+        );
+    }
+}
+
+#[test]
+fn a_script_exiting_with_a_limit_status_prints_nothing() {
+    for code in 121..=125 {
+        let out = lua(&[], &format!("os.exit({code})"));
+        assert_eq!(out.status.code(), Some(code));
+        assert_eq!(stderr(&out), "", "only a limit that fired names itself");
+    }
 }

@@ -10,7 +10,8 @@ mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -104,11 +105,16 @@ struct Ran {
 /// Runs `script` (with `PORT` replaced) under a 30 s wall clock and a 64 MiB memory limit,
 /// and insists that it ended normally.
 fn run(script: &str, port: u16) -> Ran {
+    run_within(script, port, Duration::from_secs(30))
+}
+
+/// `run` under a wall clock of `limit`: a script still looping then fails the test.
+fn run_within(script: &str, port: u16, limit: Duration) -> Ran {
     let sandbox = Sandbox {
         net: NetPolicy::parse("127.0.0.1").unwrap(),
         capture_output: true,
         limits: Limits {
-            timeout: Some(Duration::from_secs(30)),
+            timeout: Some(limit),
             max_memory: Some(64 << 20),
             ..Limits::default()
         },
@@ -162,6 +168,14 @@ fn baseline() -> usize {
 fn expect(script: &str, port: u16, stdout: &str) {
     let ran = run(script, port);
     assert_eq!(ran.stdout, stdout);
+    assert_eq!(ran.resources, baseline(), "host resources left behind");
+}
+
+/// `expect` for answers that must end the script at once (no wait, no loop): the run gets
+/// 10 s of wall clock, though the peer closes right after its answer.
+fn expect_soon(script: &str, port: u16, stdout: &str) {
+    let ran = run_within(script, port, Duration::from_secs(10));
+    assert_eq!(ran.stdout, stdout, "{script}");
     assert_eq!(ran.resources, baseline(), "host resources left behind");
 }
 
@@ -267,6 +281,80 @@ fn a_peer_that_never_reads_cannot_make_send_or_close_hang() {
         "{} handles vs {}",
         ran.resources,
         baseline()
+    );
+}
+
+#[test]
+fn receive_counts_that_are_not_whole_numbers_behave_as_in_luasocket() {
+    // LuaSocket reads the count as (size_t) n after checking n >= 0: fractions truncate,
+    // and 0 bytes still wait for data when none is buffered.
+    let port = peer(vec![
+        Step::Hold(Duration::from_millis(500)),
+        Step::Send(b"abcdefgh"),
+    ]);
+    expect_soon(
+        r#"
+        local function show(a, b, c) print(a, b, c) end
+        local c = assert(socket.connect("127.0.0.1", PORT))
+        c:settimeout(0.05)
+        show(c:receive(0))
+        c:settimeout(5)
+        show(c:receive(0.5))
+        print(c:dirty())
+        show(c:receive(2.9))
+        print(pcall(c.receive, c, -0.5))
+        print(pcall(c.receive, c, 0/0))
+        print(pcall(c.receive, c, "nan"))
+        show(c:receive("0x2"))
+        show(c:receive(" 1e0 "))
+        show(c:receive(math.huge))
+        show(c:receive(2^53))
+        show(c:receive(0))
+        c:close()
+        "#,
+        port,
+        "nil\ttimeout\t\n\
+         \tnil\tnil\n\
+         true\n\
+         ab\tnil\tnil\n\
+         false\tbad argument #2 to '?' (invalid receive pattern)\n\
+         false\tbad argument #2 to '?' (invalid receive pattern)\n\
+         false\tbad argument #2 to '?' (invalid receive pattern)\n\
+         cd\tnil\tnil\n\
+         e\tnil\tnil\n\
+         nil\tclosed\tfgh\n\
+         nil\tclosed\t\n\
+         nil\tclosed\t\n",
+    );
+}
+
+#[test]
+fn by_length_sources_end_on_a_fraction_and_refuse_nan() {
+    let port = peer(vec![Step::Send(b"abcdefghij")]);
+    expect_soon(
+        r#"
+        local ltn12 = require("ltn12")
+        local c = assert(socket.connect("127.0.0.1", PORT))
+        c:settimeout(5)
+        local function drain(src)
+            local t = {}
+            local ok, err = ltn12.pump.all(src, (ltn12.sink.table(t)))
+            print(table.concat(t), ok, err)
+        end
+        drain(socket.source("by-length", c, 2.5))
+        drain(socket.source("by-length", c, -3))
+        drain(socket.source("by-length", c, 0/0))
+        -- a block size below one byte still reads a byte at a time
+        socket.BLOCKSIZE = 0
+        drain(socket.source("by-length", c, 3))
+        drain(socket.source("until-closed", c))
+        "#,
+        port,
+        "ab\t1\tnil\n\
+         \t1\tnil\n\
+         \tnil\tinvalid length\n\
+         cde\t1\tnil\n\
+         fghij\t1\tnil\n",
     );
 }
 
@@ -391,6 +479,202 @@ fn http_a_huge_announced_chunk_is_streamed_not_buffered() {
     );
 }
 
+/// Bytes for a `Step`, built at run time.
+fn leaked(text: String) -> &'static [u8] {
+    text.into_bytes().leak()
+}
+
+#[test]
+fn http_content_length_is_decimal_digits_or_an_error() {
+    // The fuzz find: LuaSocket's by-length source asked for half a byte for ever.
+    for headers in [
+        "Content-Length:.5\r\n",
+        "Content-Length: 0.5\r\n",
+        "Content-Length: 1.5\r\n",
+        "Content-Length: -1\r\n",
+        "Content-Length: -0\r\n",
+        "Content-Length: +5\r\n",
+        "Content-Length: 0x5\r\n",
+        "Content-Length: 5e0\r\n",
+        "Content-Length: 1e3\r\n",
+        "Content-Length: inf\r\n",
+        "Content-Length: nan\r\n",
+        "Content-Length:\r\n",
+        "Content-Length:   \r\n",
+        "Content-Length: five\r\n",
+        "Content-Length: 5 5\r\n",
+        "Content-Length: 5,\r\n",
+        "Content-Length: 5, 6\r\n",
+        "Content-Length: 5\r\nContent-Length: 6\r\n",
+        "Content-Length: 5\r\nContent-Length: \r\n",
+        "Transfer-Encoding: identity\r\nContent-Length: .5\r\n",
+    ] {
+        let answer = format!("HTTP/1.1 200 OK\r\n{headers}\r\nhello");
+        let port = http_peer(vec![Step::Send(leaked(answer))]);
+        expect_soon(HTTP, port, "nil\tinvalid content-length\t\n");
+    }
+}
+
+#[test]
+fn http_content_length_variants_that_are_one_length() {
+    for (headers, body, stdout) in [
+        ("Content-Length: 5\r\n", "hello", "1\t200\thello\n"),
+        ("Content-Length:   5  \r\n", "hello", "1\t200\thello\n"),
+        ("Content-Length: 005\r\n", "hello", "1\t200\thello\n"),
+        ("Content-Length: 3\r\n", "hello", "1\t200\thel\n"),
+        ("Content-Length: 0\r\n", "hello", "1\t200\t\n"),
+        // identical repeated headers are one length (RFC 9110 section 8.6)
+        ("Content-Length: 5, 5\r\n", "hello", "1\t200\thello\n"),
+        (
+            "Content-Length: 5\r\nContent-Length: 05\r\n",
+            "hello",
+            "1\t200\thello\n",
+        ),
+        // huge is fine: the body is streamed, and the early close is an error
+        (
+            "Content-Length: 123456789012345678901234567890\r\n",
+            "hello",
+            "nil\tclosed\t\n",
+        ),
+        // chunked wins over any Content-Length, a broken one included
+        (
+            "Transfer-Encoding: chunked\r\nContent-Length: .5\r\n",
+            "5\r\nhello\r\n0\r\n\r\n",
+            "1\t200\thello\n",
+        ),
+    ] {
+        let answer = format!("HTTP/1.1 200 OK\r\n{headers}\r\n{body}");
+        let port = http_peer(vec![Step::Send(leaked(answer))]);
+        expect_soon(HTTP, port, stdout);
+    }
+}
+
+#[test]
+fn http_chunk_sizes_are_bounded_hex_or_an_error() {
+    for (chunks, stdout) in [
+        ("-5\r\nhello\r\n0\r\n\r\n", "nil\tinvalid chunk size\t\n"),
+        ("+5\r\nhello\r\n0\r\n\r\n", "nil\tinvalid chunk size\t\n"),
+        ("0x5\r\nhello\r\n0\r\n\r\n", "nil\tinvalid chunk size\t\n"),
+        ("5.0\r\nhello\r\n0\r\n\r\n", "nil\tinvalid chunk size\t\n"),
+        ("5 5\r\nhello\r\n0\r\n\r\n", "nil\tinvalid chunk size\t\n"),
+        ("\r\nhello\r\n0\r\n\r\n", "nil\tinvalid chunk size\t\n"),
+        (";ext\r\nhello\r\n0\r\n\r\n", "nil\tinvalid chunk size\t\n"),
+        // 17 digits: tonumber(s, 16) wraps this one around to 0, the last chunk
+        (
+            "10000000000000000\r\nhello\r\n0\r\n\r\n",
+            "nil\tinvalid chunk size\t\n",
+        ),
+        (
+            "ffffffffffffffff\r\nhello\r\n0\r\n\r\n",
+            "nil\tinvalid chunk size\t\n",
+        ),
+        // a bad size after a good chunk: the good one was delivered
+        ("5\r\nhello\r\nzz\r\n", "nil\tinvalid chunk size\thello\n"),
+        // extensions (blanks before them too) and leading zeros are fine
+        ("5 ; name=value\r\nhello\r\n0\r\n\r\n", "1\t200\thello\n"),
+        (
+            "000000000000000000005\r\nhello\r\n0;x\r\n\r\n",
+            "1\t200\thello\n",
+        ),
+    ] {
+        let answer = format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{chunks}");
+        let port = http_peer(vec![Step::Send(leaked(answer))]);
+        expect_soon(HTTP, port, stdout);
+    }
+}
+
+#[test]
+fn http_status_codes_are_exactly_three_digits() {
+    let port = http_peer(vec![Step::Send(b"HTTP/1.1 2000 OK\r\n\r\nhello")]);
+    expect_soon(HTTP, port, "nil\tHTTP/1.1 2000 OK\t\n");
+}
+
+/// A server on 127.0.0.1 that gives every connection, up to `max`, the same `answer`,
+/// and then stops listening. Returns its port and the count of connections served.
+fn repeating_peer(answer: &'static [u8], max: usize) -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let served = Arc::new(AtomicUsize::new(0));
+    let count = served.clone();
+    thread::spawn(move || {
+        let mut listener = Some(listener);
+        for n in 1..=max {
+            let Some(Ok((mut stream, _))) = listener.as_ref().map(|l| l.accept()) else {
+                return;
+            };
+            // Closed before the last answer: the connection after it is refused.
+            if n == max {
+                listener = None;
+            }
+            count.fetch_add(1, Ordering::SeqCst);
+            let mut line = String::new();
+            let _ = BufReader::new(stream.try_clone().unwrap()).read_line(&mut line);
+            let _ = stream.write_all(answer);
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+        }
+    });
+    (port, served)
+}
+
+const REDIRECT: &[u8] = b"HTTP/1.1 302 Found\r\nLocation: /again\r\nContent-Length: 5\r\n\r\nmoved";
+
+fn http_with(options: &str) -> String {
+    format!(
+        r#"
+        local http = require("socket.http")
+        local ltn12 = require("ltn12")
+        http.TIMEOUT = 5
+        local body = {{}}
+        local r, code = http.request{{ url = "http://127.0.0.1:" .. PORT .. "/",
+            sink = ltn12.sink.table(body), {options} }}
+        print(r, code, table.concat(body))
+        "#
+    )
+}
+
+#[test]
+fn http_redirect_loops_stop_at_maxredirects() {
+    for (options, stdout, connections) in [
+        ("", "1\t302\tmoved\n", 6),
+        ("maxredirects = 2", "1\t302\tmoved\n", 3),
+        ("maxredirects = 2.5", "1\t302\tmoved\n", 4),
+        ("maxredirects = -1", "1\t302\tmoved\n", 1),
+        ("maxredirects = 0/0", "1\t302\tmoved\n", 1),
+        ("redirect = false", "1\t302\tmoved\n", 1),
+        // not a number: LuaSocket raised a comparison error here
+        ("maxredirects = '3'", "nil\tinvalid maxredirects\t\n", 1),
+        ("maxredirects = true", "nil\tinvalid maxredirects\t\n", 1),
+        // false is documented as no limit: it ends when the server stops
+        ("maxredirects = false", "nil\tconnection refused\t\n", 12),
+    ] {
+        let (port, served) = repeating_peer(REDIRECT, 12);
+        expect_soon(&http_with(options), port, stdout);
+        assert_eq!(served.load(Ordering::SeqCst), connections, "{options}");
+    }
+}
+
+#[test]
+fn http_odd_redirect_locations_are_errors_or_not_followed() {
+    for (location, stdout) in [
+        ("http://127.0.0.1:99999/", "nil\tinvalid port '99999'\t\n"),
+        ("http://127.0.0.1:65536/", "nil\tinvalid port '65536'\t\n"),
+        ("http://127.0.0.1:0/", "nil\tinvalid port '0'\t\n"),
+        ("http://127.0.0.1:-1/", "nil\tinvalid port '-1'\t\n"),
+        ("http://127.0.0.1:0x50/", "nil\tinvalid port '0x50'\t\n"),
+        ("http://127.0.0.1:1e3/", "nil\tinvalid port '1e3'\t\n"),
+        ("http://127.0.0.1:abc/", "nil\tinvalid port 'abc'\t\n"),
+        ("http://:8080/", "nil\tinvalid host ''\t\n"),
+        // schemes http cannot follow, and blank locations, leave the answer as it is
+        ("ftp://127.0.0.1/file", "1\t302\tmoved\n"),
+        (" \t ", "1\t302\tmoved\n"),
+    ] {
+        let answer =
+            format!("HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 5\r\n\r\nmoved");
+        let port = http_peer(vec![Step::Send(leaked(answer))]);
+        expect_soon(&http_with(""), port, stdout);
+    }
+}
+
 // SMTP -------------------------------------------------------------------------------
 
 const SMTP: &str = r#"
@@ -422,6 +706,25 @@ fn smtp_closed_during_greeting_or_replies() {
     ] {
         let port = peer(steps);
         expect(SMTP, port, "nil\tclosed\n");
+    }
+}
+
+#[test]
+fn smtp_reply_codes_are_three_digits_and_the_same_on_every_line() {
+    for steps in [
+        vec![Step::Send(b"2200 hi\r\n")],
+        vec![Step::Send(b"220x hi\r\n")],
+        vec![Step::Send(b"22 hi\r\n")],
+        vec![Step::Send(b"220-hi\r\n221 other\r\n")],
+        vec![Step::Send(b"220-hi\r\n220-more\r\n2201 x\r\n221-other\r\n")],
+        vec![
+            Step::Send(b"220 hi\r\n"),
+            Step::ReadLine,
+            Step::Send(b"250-hello\r\n250-SIZE 10\r\n251 ok\r\n"),
+        ],
+    ] {
+        let port = peer(steps);
+        expect_soon(SMTP, port, "nil\tinvalid server reply\n");
     }
 }
 
@@ -496,6 +799,90 @@ fn ftp_malformed_passive_answers_are_errors() {
         ]));
         expect(FTP, port, &format!("nil\t{error}\n"));
     }
+}
+
+/// The answers to the EPSV and then (if EPSV is refused) the PASV command, after login.
+fn ftp_passive(epsv: &'static [u8], pasv: Option<&'static [u8]>) -> Vec<Step> {
+    let mut then = vec![Step::ReadLine, Step::Send(epsv)];
+    if let Some(pasv) = pasv {
+        then.extend([Step::ReadLine, Step::Send(pasv)]);
+    }
+    ftp_logged_in(then)
+}
+
+#[test]
+fn ftp_passive_ports_out_of_range_are_errors() {
+    for answer in [
+        "227 Entering Passive Mode (127,0,0,1,256,1)",
+        "227 Entering Passive Mode (127,0,0,1,0,0)",
+        "227 Entering Passive Mode (127,0,0,999,4,1)",
+        "227 Entering Passive Mode (1127,0,0,1,4,1)",
+        "227 Entering Passive Mode (127,0,0,1,4)",
+        "227 Entering Passive Mode (127,0,0,1,99999999999999999999999,1)",
+        "227 Entering Passive Mode (127,0,0,1,4,1000)",
+    ] {
+        let line = leaked(format!("{answer}\r\n"));
+        let port = peer(ftp_passive(b"500 no EPSV\r\n", Some(line)));
+        expect_soon(FTP, port, &format!("nil\tinvalid PASV reply: {answer}\n"));
+    }
+}
+
+#[test]
+fn ftp_extended_passive_ports_out_of_range_are_errors() {
+    for answer in [
+        "229 Entering Extended Passive Mode (|||0|)",
+        "229 Entering Extended Passive Mode (|||65536|)",
+        "229 Entering Extended Passive Mode (|||99999999999999999999|)",
+        "229 Entering Extended Passive Mode (|||-1|)",
+        "229 Entering Extended Passive Mode (|||1.5|)",
+    ] {
+        let line = leaked(format!("{answer}\r\n"));
+        let port = peer(ftp_passive(line, None));
+        expect_soon(FTP, port, &format!("nil\tinvalid EPSV reply: {answer}\n"));
+    }
+}
+
+#[test]
+fn ftp_reply_codes_are_three_digits_and_end_with_the_same_code() {
+    for steps in [
+        vec![Step::Send(b"2200 ready\r\n")],
+        vec![Step::Send(b"220-welcome\r\n230 other\r\n")],
+        vec![
+            Step::Send(b"220 ready\r\n"),
+            Step::ReadLine,
+            Step::Send(b"331-password\r\n332 account\r\n"),
+        ],
+    ] {
+        let port = peer(steps);
+        expect_soon(FTP, port, "nil\tinvalid server reply\n");
+    }
+}
+
+#[test]
+fn ftp_multi_line_replies_may_hold_text_and_indented_codes() {
+    let port = peer(vec![
+        Step::Send(
+            b"220-welcome\r\n  230 indented\r\n2201 digits\r\n220\r\nplain\r\n220 ready\r\n",
+        ),
+        Step::ReadLine,
+        Step::Send(b"331 password\r\n"),
+        Step::ReadLine,
+        Step::Send(b"230 in\r\n"),
+        Step::ReadLine,
+        Step::Send(b"200-fine\r\n200 ok\r\n"),
+        Step::ReadLine,
+        Step::Send(b"221 bye\r\n"),
+    ]);
+    expect_soon(
+        r#"
+        local ftp = require("socket.ftp")
+        ftp.TIMEOUT = 5
+        print(ftp.command{ host = "127.0.0.1", port = PORT, user = "u", password = "p",
+            command = "noop", check = "2.." })
+        "#,
+        port,
+        "1\n",
+    );
 }
 
 #[test]

@@ -344,3 +344,37 @@ fn names_must_be_listed_and_open_only_what_they_resolve_to_on_their_ports() {
     assert!(!other.contacted(), "the other port must not be contacted");
     assert!(canary.contacted(), "the allowed name's port is reachable");
 }
+
+#[test]
+fn a_denied_setpeername_leaves_a_connected_udp_socket_with_its_old_peer() {
+    let allowed = UdpSocket::bind("127.0.0.1:0").unwrap();
+    allowed
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let canary = UdpCanary::on("127.0.0.1");
+    let (a, c) = (allowed.local_addr().unwrap().port(), canary.port());
+    let out = lua(
+        &[&format!("--allow-net=127.0.0.1:{a}")],
+        &format!(
+            r#"
+            local socket = require("socket")
+            local u = socket.udp()
+            assert(u:setpeername("127.0.0.1", {a}))
+            print(u:setpeername("127.0.0.1", {c}))
+            print(u.class, u:getpeername())
+            print(u:send("still to the old peer"))
+            "#
+        ),
+    );
+    assert_eq!(
+        ok(&out),
+        format!("nil\tpermission denied\nudp{{connected}}\t127.0.0.1\t{a}\tinet\n21.0\n")
+    );
+    let mut buf = [0; 64];
+    let (n, _) = allowed
+        .recv_from(&mut buf)
+        .expect("the old peer gets the datagram");
+    assert_eq!(&buf[..n], b"still to the old peer");
+    assert!(!canary.received(), "the denied peer must not be contacted");
+    denied(&out, &format!("UDP send to 127.0.0.1:{c}"));
+}

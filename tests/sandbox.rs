@@ -83,3 +83,26 @@ fn listening_needs_permission_too() {
         "the wildcard address is more than loopback"
     );
 }
+
+#[test]
+fn a_directory_that_cannot_be_opened_is_named_to_embedders() {
+    use luasocket_wasi_host::{Preopen, Runtime, Sandbox};
+    let sandbox = Sandbox {
+        dirs: vec![Preopen {
+            host: "/nonexistent/dir".into(),
+            guest: "/d".into(),
+            writable: false,
+        }],
+        ..Sandbox::default()
+    };
+    let runtime = Runtime::with_cache(Some(cache_dir())).unwrap();
+    let instance = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(runtime.instantiate(&sandbox));
+    let error = format!("{:?}", instance.err().expect("no such directory"));
+    assert!(
+        error.contains("cannot make /nonexistent/dir visible as /d"),
+        "{error}"
+    );
+}

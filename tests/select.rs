@@ -189,3 +189,44 @@ fn ten_thousand_open_close_cycles_leave_no_resources_behind() {
     );
     let _ = Duration::ZERO;
 }
+
+/// However busy the script, a socket with room in its send buffer takes a small send at
+/// once, and `select` reports every ready socket. Under tokio's cooperative budget the
+/// host answered "not ready" after 128 readiness checks in one stretch: about one send in
+/// five under `settimeout(0)` took nothing, and `select` returned at most 128 sockets.
+#[test]
+fn busy_scripts_are_told_the_truth_about_readiness() {
+    let out = lua(
+        &[NET, "--timeout", "60"],
+        r#"
+        local socket = require("socket")
+        local server = assert(socket.bind("127.0.0.1", 0, 512))
+        local _, port = server:getsockname()
+        local a = assert(socket.connect("127.0.0.1", port))
+        local b = assert(server:accept())
+        a:settimeout(0); b:settimeout(0)
+        local short = 0
+        for i = 1, 20000 do
+            if a:send("x") ~= 1 then short = short + 1 end
+            if i % 100 == 0 then assert(b:receive(100)) end
+        end
+        print("short sends", short)
+        local clients, served = {}, {}
+        for i = 1, 300 do
+            clients[i] = assert(socket.connect("127.0.0.1", port))
+            served[i] = assert(server:accept())
+            served[i]:settimeout(0)
+            assert(clients[i]:send("hello\n"))
+        end
+        socket.sleep(0.1)
+        local readable = socket.select(served, nil, 5)
+        print("readable", #readable)
+        short = 0
+        for i = 1, 300 do
+            if served[i]:send("world\n") ~= 6 then short = short + 1 end
+        end
+        print("short echoes", short)
+    "#,
+    );
+    assert_eq!(ok(&out), "short sends\t0\nreadable\t300\nshort echoes\t0\n");
+}

@@ -229,3 +229,38 @@ fn gethostname_is_what_the_host_says() {
     let out = lua(&[], "return require('socket').dns.gethostname()");
     assert_eq!(ok(&out), "localhost\n");
 }
+
+/// A NaN timeout waits not at all, as LuaSocket's arithmetic makes it (`MAX(NaN - t, 0)`
+/// is 0): accept, receive and select answer "timeout" at once instead of blocking for good,
+/// and `gettimeout` gives back what was set.
+#[test]
+fn nan_timeouts_try_once() {
+    let out = lua(
+        &[NET, "--timeout", "20"],
+        r#"
+        local socket = require("socket")
+        local server = assert(socket.bind("127.0.0.1", 0))
+        local _, port = server:getsockname()
+        local client = assert(socket.connect("127.0.0.1", port))
+        local peer = assert(server:accept())
+        local start = socket.gettime()
+        server:settimeout(0/0)
+        print(server:accept())
+        peer:settimeout(0/0, "t")
+        local r, e, partial = peer:receive()
+        print(r, e, partial)
+        print(select(3, socket.select({ peer }, nil, 0/0)))
+        print(select(3, socket.select(nil, nil, 0/0)))
+        local u = socket.udp(); u:setsockname("127.0.0.1", 0); u:settimeout(0/0)
+        print(u:receive())
+        print(socket.gettime() - start < 2)
+        local b, t = server:gettimeout()
+        print(b ~= b, t)
+        client:close()
+    "#,
+    );
+    assert_eq!(
+        ok(&out),
+        "nil\ttimeout\nnil\ttimeout\t\ntimeout\ntimeout\nnil\ttimeout\ntrue\ntrue\t-1.0\n"
+    );
+}

@@ -203,3 +203,29 @@ fn setpeername_after_a_receive_that_waited_does_not_trap() {
     assert_eq!(lines[2], "1.0", "{text}");
     assert_eq!(lines[3], "elbasu llits", "{text}");
 }
+
+/// `socket.udp()` has no socket, and `getfd` says -1, until an address gives it a family
+/// (setsockname, setpeername, sendto), as LuaSocket creates it lazily; `udp4()` has one.
+#[test]
+fn a_udp_object_without_a_family_has_no_descriptor_until_used() {
+    let out = lua(
+        &[NET],
+        r#"
+        local socket = require("socket")
+        local function fd(u) return u:getfd() >= 0 end
+        local a, b, c = socket.udp(), socket.udp(), socket.udp()
+        print(a:getfd(), fd(socket.udp4()), fd(socket.udp6()))
+        a:setsockname("127.0.0.1", 0)
+        b:setpeername("127.0.0.1", 9)
+        c:sendto("x", "127.0.0.1", 9)
+        print(fd(a), fd(b), fd(c))
+        local d = socket.udp()
+        d:setfd(7)
+        print(d:getfd(), d:close(), d:getfd())
+        "#,
+    );
+    assert_eq!(
+        ok(&out),
+        "-1.0\ttrue\ttrue\ntrue\ttrue\ttrue\n7.0\t1.0\t-1.0\n"
+    );
+}

@@ -31,12 +31,14 @@ fn loopback() -> Sandbox {
     }
 }
 
+/// Runs a test body as an embedder should drive the exports: outside tokio's cooperative
+/// budget (see `Instance::parts`).
 fn block_on<F: Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap()
-        .block_on(f)
+        .block_on(tokio::task::coop::unconstrained(f))
 }
 
 async fn instance() -> Instance {
@@ -192,10 +194,8 @@ fn tcp_errors_options_and_a_server_resource() {
                 .unwrap(),
             Err(ErrorCode::ConnectionRefused)
         );
-        assert_eq!(
-            methods.call_last_error(&mut *store, c).await.unwrap(),
-            Some(ErrorCode::ConnectionRefused)
-        );
+        // The connect reported the failure itself: nothing is left pending.
+        assert_eq!(methods.call_last_error(&mut *store, c).await.unwrap(), None);
         assert_eq!(
             methods
                 .call_connect(&mut *store, c, "10.1.2.3", 80)

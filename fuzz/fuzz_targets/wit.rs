@@ -914,7 +914,7 @@ const ERRORS: &[ErrorCode] = &[
 fn baseline() -> usize {
     static BASE: OnceLock<usize> = OnceLock::new();
     *BASE.get_or_init(|| {
-        tokio().block_on(async {
+        tokio().block_on(tokio::task::coop::unconstrained(async {
             let mut inst = runtime().instantiate(&sandbox()).await.expect("instance");
             let mut h = Harness {
                 inst: &mut inst,
@@ -929,14 +929,16 @@ fn baseline() -> usize {
             h.step(&Op::Dns(0, Host::Localhost)).await;
             h.drop_all().await;
             inst.resources()
-        })
+        }))
     })
 }
 
+// Outside tokio's cooperative budget, as embedders must drive the exports
+// (`Instance::parts`).
 fuzz_target!(|ops: Vec<Op>| {
     peers();
     let base = baseline();
-    tokio().block_on(async {
+    tokio().block_on(tokio::task::coop::unconstrained(async {
         let mut inst = runtime().instantiate(&sandbox()).await.expect("instance");
         let mut h = Harness {
             inst: &mut inst,
@@ -955,5 +957,5 @@ fuzz_target!(|ops: Vec<Op>| {
             left <= base,
             "{left} host resources left after everything was dropped (baseline {base})"
         );
-    });
+    }));
 });

@@ -10,6 +10,11 @@ use luasocket_wasi_host::{NetPolicy, Runtime, Sandbox};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // The exports are driven outside tokio's cooperative budget (see `Instance::parts`).
+    tokio::task::coop::unconstrained(client()).await
+}
+
+async fn client() -> Result<(), Box<dyn std::error::Error>> {
     let server = TcpListener::bind("127.0.0.1:0")?;
     let port = server.local_addr()?.port();
     std::thread::spawn(move || {

@@ -84,7 +84,10 @@ pub struct Instance {
 
 impl Instance {
     /// The store and the generated bindings, to use the exported `tcp`, `udp`, `dns`
-    /// and `select` interfaces directly (see `host/examples/direct.rs`).
+    /// and `select` interfaces directly (see `host/examples/direct.rs`). Await those calls
+    /// inside `tokio::task::coop::unconstrained`, as the instance's own calls are: under
+    /// tokio's cooperative budget, a busy guest is told ready sockets are not (see
+    /// [`crate::limits::within`]).
     pub fn parts(&mut self) -> (&mut Store<HostState>, &Luasocket) {
         (&mut self.store, &self.bindings)
     }

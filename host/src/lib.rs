@@ -5,15 +5,18 @@
 //! - [`instance`]: one instance: runs, plugins, direct use of the socket resources;
 //! - [`limits`]: memory, CPU, wall-clock and socket limits;
 //! - [`handles`]: counting sockets and host handles;
+//! - [`files`]: file opens that cannot block (regular files and directories only);
 //! - [`value`]: Lua values crossing to the host;
 //! - [`cache`]: the compiled-code cache;
 //! - [`lookup`]: name lookup filtered by the policy;
-//! - [`readiness`]: `wasi:io/poll` that keeps socket readiness fresh in busy guests.
+//! - [`readiness`]: `wasi:io/poll` that keeps socket readiness fresh in busy guests;
+//! - [`stdio`]: stdout and stderr passed through without blocking the instance's thread.
 //!
 //! The `luasocket-wasi` command line (`src/main.rs`) is one user of this library.
 
 pub mod cache;
 pub mod component;
+pub mod files;
 pub mod handles;
 pub mod instance;
 pub mod limits;
@@ -21,6 +24,7 @@ pub mod lookup;
 pub mod policy;
 pub mod readiness;
 pub mod runtime;
+pub mod stdio;
 pub mod value;
 
 /// Host bindings for the component's exports, generated from `wit/`.

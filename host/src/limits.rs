@@ -128,8 +128,20 @@ pub fn ticks(limit: Duration) -> u64 {
     limit.as_millis().div_ceil(TICK.as_millis()).max(1) as u64
 }
 
-/// Runs `call` under the wall-clock limit.
+/// Runs `call` under the wall-clock limit, outside tokio's cooperative budget.
+///
+/// The budget is why a `select` server once stalled: tokio lets a task make 128 I/O
+/// readiness polls per turn, then makes every further one report "not ready" until the
+/// task yields. wasmtime-wasi answers wasi's non-blocking questions (`check-write`,
+/// `pollable.ready`, a `poll` over many sockets) with exactly such polls, so past the
+/// 128th in a busy stretch the guest was told a socket with an empty send buffer would
+/// take nothing: `send` under `settimeout(0)` accepted 0 bytes of a 30-byte echo, the
+/// script dropped it, and its client waited forever for the answer; `select` reported at
+/// most 128 of the ready sockets. A guest call is one long task turn that yields on its
+/// own schedule (when it waits, on epoch ticks, and in `readiness`), so the budget only
+/// ever made it see the network wrongly; it is switched off for the whole call.
 pub async fn within<T>(limit: Option<Duration>, call: impl Future<Output = T>) -> Result<T, Limit> {
+    let call = tokio::task::coop::unconstrained(call);
     match limit {
         Some(limit) => tokio::time::timeout(limit, call)
             .await

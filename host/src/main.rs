@@ -3,13 +3,16 @@
 //!   luasocket-wasi [run] [options] script.lua [args...]
 //!   luasocket-wasi [options] -e 'chunk' [args...]
 
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use luasocket_wasi_host::policy::NetPolicy;
 use luasocket_wasi_host::{Failure, Invocation};
-use luasocket_wasi_host::{Limit, Limits, Outcome, Preopen, Runtime, Sandbox};
+use luasocket_wasi_host::{Limit, Outcome, Preopen, Runtime, Sandbox};
 
 const USAGE: &str = "\
 usage: luasocket-wasi [run] [options] script.lua [args...]
@@ -35,9 +38,13 @@ options:
   -v, --version         print the version
   -h, --help            print this help
 
-exit status: the script's os.exit status; 0 when it ends normally; 1 when it raises an
-error; 2 for bad usage; 3 when the host fails; 121 handle limit; 122 memory limit;
-123 CPU limit; 124 wall-clock limit; 125 the instance trapped.";
+exit status: the script's os.exit(n) status (n's low 8 bits, as the OS keeps them); 0 when
+it ends normally, and for --help and --version; 1 when it raises an error (or calls
+os.exit(false)); 2 for bad usage (including an argument that is not UTF-8 where a string
+is needed, and a --dir that is not a directory) or a script that cannot be read; 3 when the
+host fails; 121 handle limit; 122 memory limit; 123 CPU limit; 124 wall-clock limit;
+125 the instance trapped. A limit that fires says so on stderr; a script's own os.exit
+with those codes prints nothing.";
 
 /// Exit statuses other than the script's own.
 mod status {
@@ -55,7 +62,7 @@ mod status {
 #[derive(Debug, Default)]
 struct Command {
     sandbox: Sandbox,
-    /// Lua chunk from -e, or a script path (`-` for stdin).
+    /// Lua chunk from -e, or a script.
     chunk: Option<Chunk>,
     /// Arguments after the script, and the whole command line for `arg`.
     script_args: Vec<String>,
@@ -66,146 +73,229 @@ struct Command {
 
 #[derive(Debug)]
 enum Chunk {
-    Inline(String),
-    File(String),
+    /// Lua source is bytes: an -e chunk goes through as given.
+    Inline(Vec<u8>),
+    File(PathBuf),
+    Stdin,
 }
 
-fn parse(argv: &[String]) -> Result<Command, String> {
-    let mut cmd = Command::default();
-    let mut i = 1;
-    if argv.get(1).map(String::as_str) == Some("run") {
-        i = 2;
+/// Why a command line cannot be run (exit status 2).
+#[derive(Debug, thiserror::Error)]
+enum UsageError {
+    #[error("{0} needs a value")]
+    MissingValue(String),
+    #[error("unknown option {0}")]
+    UnknownOption(String),
+    /// What reaches the sandbox as a string (option values, script arguments; the WIT
+    /// carries them as `string`) must be UTF-8.
+    #[error("{what} is not valid UTF-8: '{shown}'")]
+    NotUtf8 { what: String, shown: String },
+    #[error("--dir {path}: {reason}")]
+    Dir { path: String, reason: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn lossy(text: &OsStr) -> String {
+    text.to_string_lossy().into_owned()
+}
+
+fn utf8(what: impl FnOnce() -> String, text: &OsStr) -> Result<&str, UsageError> {
+    text.to_str().ok_or_else(|| UsageError::NotUtf8 {
+        what: what(),
+        shown: lossy(text),
+    })
+}
+
+/// A long option's `--flag=value`, split at the first `=`.
+fn split_inline(arg: &OsStr) -> (&OsStr, Option<&OsStr>) {
+    let bytes = arg.as_bytes();
+    match bytes.iter().position(|&b| b == b'=') {
+        Some(eq) if bytes.starts_with(b"--") => (
+            OsStr::from_bytes(&bytes[..eq]),
+            Some(OsStr::from_bytes(&bytes[eq + 1..])),
+        ),
+        _ => (arg, None),
     }
+}
+
+fn parse(argv: &[OsString]) -> Result<Command, UsageError> {
+    let mut cmd = Command::default();
+    let mut i = if argv.get(1).is_some_and(|a| a == "run") {
+        2
+    } else {
+        1
+    };
     let mut rules: Option<NetPolicy> = None;
     while i < argv.len() {
-        let arg = argv[i].as_str();
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_owned())),
-            _ => (arg, None),
-        };
-        let mut value = || -> Result<String, String> {
-            if let Some(v) = inline.clone() {
+        let arg = argv[i].as_os_str();
+        let (flag, inline) = split_inline(arg);
+        if !flag.as_bytes().starts_with(b"-") {
+            cmd.chunk = Some(Chunk::File(arg.into()));
+            i += 1;
+            break;
+        }
+        // Options are ASCII: a flag that is not UTF-8 matches none of them.
+        let flag = lossy(flag);
+        let mut value = || -> Result<&OsStr, UsageError> {
+            if let Some(v) = inline {
                 return Ok(v);
             }
             i += 1;
             argv.get(i)
-                .cloned()
-                .ok_or_else(|| format!("{flag} needs a value"))
+                .map(OsString::as_os_str)
+                .ok_or_else(|| UsageError::MissingValue(flag.clone()))
         };
-        match flag {
+        let text = |v: &OsStr| utf8(|| flag.clone(), v).map(str::to_owned);
+        match flag.as_str() {
             "-h" | "--help" => cmd.help = true,
             "-v" | "--version" => cmd.version = true,
             "--allow-net" => {
-                let policy = match &inline {
+                let policy = match inline {
                     None => NetPolicy::allow_all(),
-                    Some(list) => NetPolicy::parse(list).map_err(|e| e.to_string())?,
+                    Some(list) => NetPolicy::parse(&text(list)?)
+                        .map_err(|e| UsageError::Invalid(e.to_string()))?,
                 };
                 rules.get_or_insert_with(NetPolicy::deny_all).extend(policy);
             }
-            "--dir" => cmd.sandbox.dirs.push(preopen(&value()?)),
-            "--timeout" => cmd.sandbox.limits.timeout = Some(seconds(flag, &value()?)?),
-            "--cpu-limit" => cmd.sandbox.limits.cpu = Some(seconds(flag, &value()?)?),
-            "--max-memory" => cmd.sandbox.limits.max_memory = Some(megabytes(&value()?)?),
-            "--max-sockets" => cmd.sandbox.limits.max_sockets = count(flag, &value()?)?,
+            "--dir" => cmd.sandbox.dirs.push(preopen(value()?)?),
+            "--timeout" => cmd.sandbox.limits.timeout = Some(seconds(&flag, &text(value()?)?)?),
+            "--cpu-limit" => cmd.sandbox.limits.cpu = Some(seconds(&flag, &text(value()?)?)?),
+            "--max-memory" => cmd.sandbox.limits.max_memory = Some(megabytes(&text(value()?)?)?),
+            "--max-sockets" => cmd.sandbox.limits.max_sockets = count(&flag, &text(value()?)?)?,
             "-e" => {
-                cmd.chunk = Some(Chunk::Inline(value()?));
+                cmd.chunk = Some(Chunk::Inline(value()?.as_bytes().to_vec()));
                 i += 1;
                 break;
             }
             "--" => {
                 i += 1;
                 if i < argv.len() {
-                    cmd.chunk = Some(Chunk::File(argv[i].clone()));
+                    cmd.chunk = Some(Chunk::File(argv[i].clone().into()));
                     i += 1;
                 }
                 break;
             }
             "-" => {
-                cmd.chunk = Some(Chunk::File("-".into()));
+                cmd.chunk = Some(Chunk::Stdin);
                 i += 1;
                 break;
             }
-            f if f.starts_with('-') => return Err(format!("unknown option {f}")),
-            _ => {
-                cmd.chunk = Some(Chunk::File(arg.to_owned()));
-                i += 1;
-                break;
-            }
+            _ => return Err(UsageError::UnknownOption(flag)),
         }
         i += 1;
     }
-    cmd.script_args = argv[i.min(argv.len())..].to_vec();
+    let first_arg = i.min(argv.len());
     // As lua.c: argv[k] is arg[k - script], script being the script's position in argv,
     // or 0 when there is none (so arg[0] is the interpreter).
     let script = match cmd.chunk {
-        Some(Chunk::File(_)) => i - 1,
+        Some(Chunk::File(_) | Chunk::Stdin) => first_arg - 1,
         _ => 0,
-    } as i32;
-    let table = argv
+    };
+    cmd.script_args = argv[first_arg..]
         .iter()
         .enumerate()
-        .map(|(k, a)| (k as i32 - script, a.clone()))
+        .map(|(n, a)| {
+            let position = first_arg + n - script;
+            utf8(|| format!("script argument arg[{position}]"), a).map(str::to_owned)
+        })
+        .collect::<Result<_, _>>()?;
+    // The script's own arguments are UTF-8 by now; the rest (the interpreter, options, a
+    // script path or chunk) only name things, and a replacement character will do.
+    cmd.arg_table = argv
+        .iter()
+        .enumerate()
+        .map(|(k, a)| (k as i32 - script as i32, lossy(a)))
         .collect();
-    cmd.arg_table = table;
     if let Some(policy) = rules {
         cmd.sandbox.net = policy;
     }
     Ok(cmd)
 }
 
-fn preopen(spec: &str) -> Preopen {
-    let (host, guest) = spec.split_once("::").unwrap_or((spec, spec));
-    Preopen {
-        host: host.into(),
-        guest: guest.into(),
-        writable: true,
+/// `HOST[::GUEST]`: the host side is any path; the guest side is a WASI path, a string.
+fn preopen(spec: &OsStr) -> Result<Preopen, UsageError> {
+    let bytes = spec.as_bytes();
+    let (host, guest) = match bytes.windows(2).position(|w| w == b"::") {
+        Some(at) => (&bytes[..at], &bytes[at + 2..]),
+        None => (bytes, bytes),
+    };
+    let host = PathBuf::from(OsStr::from_bytes(host));
+    let refuse = |reason: String| UsageError::Dir {
+        path: host.display().to_string(),
+        reason,
+    };
+    let guest = std::str::from_utf8(guest).map_err(|_| {
+        refuse(
+            "the guest path is not valid UTF-8 (WASI paths are strings): name one with HOST::GUEST"
+                .into(),
+        )
+    })?;
+    match std::fs::metadata(&host) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => return Err(refuse("not a directory".into())),
+        Err(e) => return Err(refuse(e.to_string())),
     }
+    Ok(Preopen {
+        host,
+        guest: guest.to_owned(),
+        writable: true,
+    })
 }
 
-fn seconds(flag: &str, text: &str) -> Result<Duration, String> {
+fn seconds(flag: &str, text: &str) -> Result<Duration, UsageError> {
     text.parse::<f64>()
         .ok()
         .and_then(|s| Duration::try_from_secs_f64(s).ok())
         .filter(|d| !d.is_zero())
-        .ok_or_else(|| format!("{flag} needs a positive number of seconds, not '{text}'"))
+        .ok_or_else(|| {
+            UsageError::Invalid(format!(
+                "{flag} needs a positive number of seconds, not '{text}'"
+            ))
+        })
 }
 
-fn megabytes(text: &str) -> Result<usize, String> {
+fn megabytes(text: &str) -> Result<usize, UsageError> {
     text.parse::<usize>()
         .ok()
         .filter(|&mb| mb >= 4)
         .and_then(|mb| mb.checked_mul(1 << 20))
         .ok_or_else(|| {
-            format!("--max-memory needs a whole number of megabytes (at least 4), not '{text}'")
+            UsageError::Invalid(format!(
+                "--max-memory needs a whole number of megabytes (at least 4), not '{text}'"
+            ))
         })
 }
 
 /// A count where 0 means unlimited.
-fn count(flag: &str, text: &str) -> Result<Option<usize>, String> {
-    let n = text
-        .parse::<usize>()
-        .map_err(|_| format!("{flag} needs a whole number (0: no limit), not '{text}'"))?;
+fn count(flag: &str, text: &str) -> Result<Option<usize>, UsageError> {
+    let n = text.parse::<usize>().map_err(|_| {
+        UsageError::Invalid(format!(
+            "{flag} needs a whole number (0: no limit), not '{text}'"
+        ))
+    })?;
     Ok((n > 0).then_some(n))
 }
 
 fn read_chunk(chunk: &Chunk) -> Result<(String, Vec<u8>), String> {
     match chunk {
-        Chunk::Inline(code) => Ok(("=(command line)".into(), code.clone().into_bytes())),
-        Chunk::File(path) if path == "-" => {
+        Chunk::Inline(code) => Ok(("=(command line)".into(), code.clone())),
+        Chunk::Stdin => {
             let mut source = Vec::new();
             std::io::Read::read_to_end(&mut std::io::stdin(), &mut source)
                 .map_err(|e| format!("cannot read stdin: {e}"))?;
             Ok(("=stdin".into(), source))
         }
         Chunk::File(path) => {
-            let source = std::fs::read(path).map_err(|e| format!("cannot open {path}: {e}"))?;
-            Ok((format!("@{path}"), source))
+            let shown = path.display();
+            let source = std::fs::read(path).map_err(|e| format!("cannot open {shown}: {e}"))?;
+            Ok((format!("@{shown}"), source))
         }
     }
 }
 
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().collect();
+    let argv: Vec<OsString> = std::env::args_os().collect();
     let mut cmd = match parse(&argv) {
         Ok(cmd) => cmd,
         Err(e) => return fail(status::USAGE, &format!("{e}\n{USAGE}")),
@@ -231,9 +321,13 @@ fn main() -> ExitCode {
         Err(e) => return fail(status::USAGE, &e),
     };
     let inline = matches!(chunk, Chunk::Inline(_));
-    cmd.sandbox.inherit_stdin = !matches!(&chunk, Chunk::File(p) if p == "-");
+    cmd.sandbox.inherit_stdin = !matches!(chunk, Chunk::Stdin);
+    // Reported while the script runs, on its thread: never waits for a stderr nobody reads.
     cmd.sandbox.net = std::mem::take(&mut cmd.sandbox.net).on_denied(Arc::new(|denial| {
-        eprintln!("luasocket-wasi: denied {denial} (not allowed by --allow-net)");
+        say(
+            &format!("denied {denial} (not allowed by --allow-net)"),
+            Duration::ZERO,
+        );
     }));
     luasocket_wasi_host::runtime::raise_descriptor_limit();
     let invocation = Invocation {
@@ -242,26 +336,30 @@ fn main() -> ExitCode {
         args: cmd.script_args,
         arg_table: cmd.arg_table,
     };
-    let limits = cmd.sandbox.limits.clone();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build();
     let result = runtime.map_err(|e| e.to_string()).and_then(|rt| {
-        rt.block_on(async {
+        let result = rt.block_on(async {
             let runtime = Runtime::new().map_err(|e| format!("{e:?}"))?;
             runtime
                 .run(&cmd.sandbox, invocation)
                 .await
                 .map_err(|e| format!("{e:?}"))
-        })
+        });
+        // Dropping the runtime would wait for its blocking threads, and a file operation
+        // can outlast the run on one (a slow disk, a file swapped for a FIFO under us): a
+        // limit that fired must end the process, not wait for the host.
+        rt.shutdown_background();
+        result
     });
     match result {
-        Ok(result) => report(result.outcome, inline, &limits),
+        Ok(result) => report(result.outcome, inline),
         Err(e) => fail(status::HOST_ERROR, &e),
     }
 }
 
-fn report(outcome: Outcome, print_results: bool, limits: &Limits) -> ExitCode {
+fn report(outcome: Outcome, print_results: bool) -> ExitCode {
     match outcome {
         Outcome::Returned(values) => {
             if print_results && !values.is_empty() {
@@ -274,10 +372,8 @@ fn report(outcome: Outcome, print_results: bool, limits: &Limits) -> ExitCode {
             status::MEMORY_LIMIT,
             &format!("{m} (Lua ran out of memory)"),
         ),
-        Outcome::Failed(Failure::Exited(code)) => {
-            ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX))
-        }
-        Outcome::Exited(code) => ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX)),
+        // Silent, whatever the code: only a limit that fired says so.
+        Outcome::Failed(Failure::Exited(code)) | Outcome::Exited(code) => exit_status(code),
         Outcome::Limit(Limit::WallClock(d)) => fail(
             status::WALL_CLOCK_LIMIT,
             &format!(
@@ -303,11 +399,14 @@ fn report(outcome: Outcome, print_results: bool, limits: &Limits) -> ExitCode {
             status::HANDLE_LIMIT,
             &format!("handle limit reached: the script held {n} host handles (--max-sockets)"),
         ),
-        Outcome::Trapped(m) => {
-            let _ = limits;
-            fail(status::TRAP, &format!("the instance trapped: {m}"))
-        }
+        Outcome::Trapped(m) => fail(status::TRAP, &format!("the instance trapped: {m}")),
     }
+}
+
+/// What the OS makes of `exit(code)`: its low 8 bits (so 256 is 0 and -1 is 255, as for
+/// `lua`).
+fn exit_status(code: i32) -> ExitCode {
+    ExitCode::from(code.to_le_bytes()[0])
 }
 
 fn secs(d: Duration) -> String {
@@ -320,16 +419,27 @@ fn secs(d: Duration) -> String {
 }
 
 fn fail(code: u8, message: &str) -> ExitCode {
-    eprintln!("luasocket-wasi: {message}");
+    say(message, MESSAGE_PATIENCE);
     ExitCode::from(code)
+}
+
+/// How long a last message may wait for a stderr pipe that is full (a script that filled
+/// it and was stopped by a limit): the CLI must end all the same.
+const MESSAGE_PATIENCE: Duration = Duration::from_secs(1);
+
+fn say(message: &str, patience: Duration) {
+    let line = format!("luasocket-wasi: {message}\n");
+    luasocket_wasi_host::stdio::write_stderr(line.as_bytes(), patience);
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
-    fn argv(s: &str) -> Vec<String> {
-        s.split(' ').map(String::from).collect()
+    fn argv(s: &str) -> Vec<OsString> {
+        s.split(' ').map(OsString::from).collect()
     }
 
     #[test]
@@ -338,7 +448,7 @@ mod tests {
             "luasocket-wasi run --allow-net=127.0.0.1:80 --timeout 2 s.lua a b",
         ))
         .unwrap();
-        assert!(matches!(c.chunk, Some(Chunk::File(ref p)) if p == "s.lua"));
+        assert!(matches!(c.chunk, Some(Chunk::File(ref p)) if p == Path::new("s.lua")));
         assert_eq!(c.script_args, vec!["a", "b"]);
         assert_eq!(c.sandbox.limits.timeout, Some(Duration::from_secs(2)));
         assert_eq!(c.sandbox.limits.max_sockets, Some(16_384), "the default");
@@ -355,7 +465,7 @@ mod tests {
     #[test]
     fn inline_chunk_gets_the_rest_as_arguments() {
         let c = parse(&argv("luasocket-wasi -e print(...) x y")).unwrap();
-        assert!(matches!(c.chunk, Some(Chunk::Inline(ref s)) if s == "print(...)"));
+        assert!(matches!(c.chunk, Some(Chunk::Inline(ref s)) if s == b"print(...)"));
         assert_eq!(c.script_args, vec!["x", "y"]);
         let arg: std::collections::HashMap<i32, String> = c.arg_table.into_iter().collect();
         assert_eq!(arg[&0], "luasocket-wasi");
@@ -377,6 +487,43 @@ mod tests {
                 .net
                 .is_deny_all()
         );
+    }
+
+    #[test]
+    fn no_argument_panics_the_parser() {
+        let odd: &[&[u8]] = &[
+            b"",
+            b"-",
+            b"--",
+            b"=",
+            b"--=",
+            b"-e",
+            b"run",
+            b"x",
+            b"\xff",
+            b"-\xff",
+            b"--\xff",
+            b"--timeout=",
+            b"--timeout",
+            b"--dir=::",
+            b"--dir=\xff::",
+            b"--dir=/::\xff",
+            b"--allow-net=",
+            b"--allow-net=\xff",
+            b"--max-sockets=\xff",
+            b"--cpu-limit=-1",
+        ];
+        for a in odd {
+            for b in odd {
+                for c in odd {
+                    let argv: Vec<OsString> = [b"luasocket-wasi".as_slice(), a, b, c]
+                        .iter()
+                        .map(|bytes| OsStr::from_bytes(bytes).to_owned())
+                        .collect();
+                    let _ = parse(&argv);
+                }
+            }
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::error::Context as _;
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline,
 };
@@ -18,10 +19,11 @@ use crate::bindings::exports::luasocket::socket::lua::Invocation;
 use crate::handles::{self, Counted, SocketCount};
 use crate::instance::{CallError, Instance, Outcome, Plugin, exit_status};
 use crate::limits::{CpuMeter, Limit, Limits, MemoryLimiter, TICK};
-use crate::lookup::{self, FilteredLookup, PendingNames};
+use crate::lookup::{self, FilteredLookup, Lookups};
 use crate::policy::{NetPolicy, describe_use};
 use crate::readiness::{self, DriverTurns, FreshPoll};
-use crate::{cache, component};
+use crate::stdio::PassedThrough;
+use crate::{cache, component, files};
 
 /// The environment variable that tells the guest its Lua heap budget (bytes).
 const LUA_MEMORY_VAR: &str = "LUASOCKET_WASI_LUA_MEMORY";
@@ -104,7 +106,7 @@ impl WasiView for Wasi {
 pub struct HostState {
     wasi: Wasi,
     policy: NetPolicy,
-    lookups: PendingNames,
+    lookups: Lookups,
     memory: MemoryLimiter,
     cpu: CpuMeter,
     sockets: SocketCount,
@@ -192,12 +194,13 @@ impl Runtime {
         lookup::add_to_linker(&mut linker, |s: &mut HostState| FilteredLookup {
             inner: wasmtime_wasi::sockets::WasiSocketsView::sockets(&mut s.wasi),
             policy: &s.policy,
-            names: &mut s.lookups,
+            lookups: &mut s.lookups,
         })?;
         handles::add_to_linker(&mut linker, |s: &mut HostState| Counted {
             count: &mut s.sockets,
             sockets: wasmtime_wasi::sockets::WasiSocketsView::sockets(&mut s.wasi),
         })?;
+        files::add_to_linker(&mut linker)?;
         readiness::add_to_linker(&mut linker, |s: &mut HostState| FreshPoll {
             table: &mut s.wasi.table,
             turns: &mut s.turns,
@@ -289,7 +292,15 @@ impl Runtime {
             } else {
                 FsPerms::ReadOnly
             };
-            builder.preopened_dir(&dir.host, &dir.guest, perms)?;
+            builder
+                .preopened_dir(&dir.host, &dir.guest, perms)
+                .with_context(|| {
+                    format!(
+                        "cannot make {} visible as {}",
+                        dir.host.display(),
+                        dir.guest
+                    )
+                })?;
         }
         if let Some(path) = lua_path(&sandbox.dirs) {
             builder.env("LUA_PATH", path);
@@ -311,7 +322,9 @@ impl Runtime {
             builder.stdout(pipes.0.clone()).stderr(pipes.1.clone());
             Some(pipes)
         } else {
-            builder.inherit_stdout().inherit_stderr();
+            builder
+                .stdout(PassedThrough::stdout())
+                .stderr(PassedThrough::stderr());
             None
         };
         let mut table = ResourceTable::new();
@@ -324,7 +337,7 @@ impl Runtime {
                 table,
             },
             policy,
-            lookups: PendingNames::new(),
+            lookups: Lookups::default(),
             memory: MemoryLimiter {
                 max: sandbox.limits.max_memory,
                 hit: false,

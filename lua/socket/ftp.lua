@@ -4,8 +4,8 @@ local url = require("socket.url")
 local tp = require("socket.tp")
 local ltn12 = require("ltn12")
 
-local string, table, tonumber, tostring, type, pairs, ipairs, select, setmetatable =
-    string, table, tonumber, tostring, type, pairs, ipairs, select, setmetatable
+local string, table, math, tonumber, tostring, type, pairs, ipairs, select, setmetatable =
+    string, table, math, tonumber, tostring, type, pairs, ipairs, select, setmetatable
 
 socket.ftp = {}
 local _M = socket.ftp
@@ -41,24 +41,46 @@ function session:login(user, password)
     return 1
 end
 
+-- A port number from a reply: decimal digits that make 1 to 65535, or nil.
+local function portnumber(digits)
+    local port = math.tointeger(tonumber(digits))
+    if port and port >= 1 and port <= 65535 then return port end
+    return nil
+end
+
+-- The port in an EPSV answer: "(|||port|)", any delimiter (RFC 2428).
+local function epsvport(reply)
+    return portnumber(select(2, string.match(reply, "%((.)%1%1(%d+)%1%)")))
+end
+
+-- The port in a PASV answer: six numbers h1,h2,h3,h4,p1,p2, each 0 to 255, and
+-- p1 * 256 + p2 a port. LuaSocket took any digits, so a reply could name port 0 or
+-- one past 65535.
+local function pasvport(reply)
+    local numbers = { string.match(reply, "%f[%d](%d+),(%d+),(%d+),(%d+),(%d+),(%d+)%f[%D]") }
+    if #numbers ~= 6 then return nil end
+    for i, n in ipairs(numbers) do
+        numbers[i] = math.tointeger(tonumber(n))
+        if not (numbers[i] and numbers[i] <= 255) then return nil end
+    end
+    return portnumber(numbers[5] * 256 + numbers[6])
+end
+
 -- The data connection's address: the port from EPSV (RFC 2428), or from PASV. Either
 -- way the host is the control connection's peer, as careful clients do: a PASV answer
 -- may name an address the client cannot (or may not) reach.
 function session:pasv()
     local host = self.tp:getcontrol():getpeername()
     self.try(self.tp:command("epsv"))
+    local port
     local code, reply = self.tp:check("229")
     if code then
-        local port = select(2, string.match(reply, "%((.)%1%1(%d+)%1%)"))
-        self.try(port, "invalid EPSV reply: " .. tostring(reply))
-        self.pasvt = { address = host, port = tonumber(port) }
-        return host, tonumber(port)
+        port = self.try(epsvport(reply), "invalid EPSV reply: " .. tostring(reply))
+    else
+        self.try(self.tp:command("pasv"))
+        code, reply = self.try(self.tp:check("227"))
+        port = self.try(pasvport(reply), "invalid PASV reply: " .. tostring(reply))
     end
-    self.try(self.tp:command("pasv"))
-    code, reply = self.try(self.tp:check("227"))
-    local p1, p2 = string.match(reply, "%d+,%d+,%d+,%d+,(%d+),(%d+)")
-    self.try(p1 and p2, "invalid PASV reply: " .. tostring(reply))
-    local port = tonumber(p1) * 256 + tonumber(p2)
     self.pasvt = { address = host, port = port }
     return host, port
 end

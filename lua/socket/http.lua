@@ -81,6 +81,26 @@ local function selectable(sock, call)
     }, { __call = call })
 end
 
+-- Hex digits beyond this many (leading zeros aside) are no chunk size: tonumber wraps
+-- around past 16 of them, and 15 already announce an exabyte.
+local MAXCHUNKDIGITS = 15
+
+-- The size on a chunk-size line: hex digits, blanks around them, extensions after ";"
+-- ignored. No sign and no "0x", which tonumber(s, 16) alone would let through or misread.
+local function chunksize(line)
+    local digits = string.match(string.match(line, "^[^;]*"), "^%s*0*(%x+)%s*$")
+    if not digits or #digits > MAXCHUNKDIGITS then return nil end
+    return tonumber(digits, 16)
+end
+
+-- How many bytes to ask for at a time: as socket.lua's sources do, socket.BLOCKSIZE but at
+-- least one (receive(0) takes nothing, and a chunk would never end).
+local function blocksize()
+    local size = tonumber(socket.BLOCKSIZE)
+    if not (size and size >= 1) then return 1 end
+    return size
+end
+
 -- A chunked body, decoded; trailers go into `headers`. A chunk is handed on in pieces of
 -- at most BLOCKSIZE bytes, so a server announcing a huge chunk costs no more memory than
 -- a small one.
@@ -90,10 +110,8 @@ socket.sourcet["http-chunked"] = function(sock, headers)
         if left == 0 then
             local line, err = sock:receive("*l", nil, MAXLINE)
             if err then return nil, err end
-            local size = tonumber((string.gsub(line, ";.*", "")), 16)
-            if not size or size < 0 or size ~= math.floor(size) then
-                return nil, "invalid chunk size"
-            end
+            local size = chunksize(line)
+            if not size then return nil, "invalid chunk size" end
             if size == 0 then
                 local _, herr = receiveheaders(sock, headers)
                 if herr then return nil, herr end
@@ -101,7 +119,7 @@ socket.sourcet["http-chunked"] = function(sock, headers)
             end
             left = size
         end
-        local chunk, cerr, partial = sock:receive(math.min(left, socket.BLOCKSIZE))
+        local chunk, cerr, partial = sock:receive(math.min(left, blocksize()))
         if not chunk then return nil, cerr, partial end
         left = left - #chunk
         if left == 0 then
@@ -184,7 +202,8 @@ function conn:receivestatusline()
     end
     if status ~= "HTTP/" then return nil, status end
     status = self.try(self.c:receive("*l", status, MAXLINE))
-    local code = socket.skip(2, string.find(status, "HTTP/%d*%.%d* (%d%d%d)"))
+    -- Exactly three digits: "HTTP/1.1 2000" is no status 200.
+    local code = socket.skip(2, string.find(status, "HTTP/%d*%.%d* (%d%d%d)%f[%D]"))
     return self.try(tonumber(code), status)
 end
 
@@ -193,18 +212,43 @@ function conn:receiveheaders()
     return self.try(receiveheaders(self.c))
 end
 
+-- The body length a Content-Length value gives, or nil if it gives none: decimal digits
+-- only. LuaSocket's tonumber also took a sign, a fraction, hex and exponents (".5" then
+-- had its by-length source ask for half a byte for ever) and read an unreadable value as
+-- "until the close". Repeated headers arrive joined by ", ": identical values are one
+-- length (RFC 9110 section 8.6), different ones no length at all. A huge value costs
+-- nothing: the body is streamed, and a server that closes early is an error.
+local function contentlength(value)
+    local length
+    for part in string.gmatch(value .. ",", "([^,]*),") do
+        local digits = string.match(part, "^%s*0*(%d+)%s*$")
+        if not digits or (length and digits ~= length) then return nil end
+        length = digits
+    end
+    return tonumber(length)
+end
+
+-- The source of a body: chunked whenever there is a Transfer-Encoding other than identity,
+-- whatever Content-Length says, valid or not (RFC 9112 section 6.3: the encoding
+-- overrides the length; LuaSocket reads it the same way); otherwise by Content-Length;
+-- without either, until the server closes.
+local function bodysource(self, headers)
+    local encoding = headers["transfer-encoding"]
+    if encoding and encoding ~= "identity" then
+        return socket.source("http-chunked", self.c, headers)
+    end
+    local length = headers["content-length"]
+    if length then
+        length = self.try(contentlength(length), "invalid content-length")
+        return socket.source("by-length", self.c, length)
+    end
+    return socket.source("default", self.c)
+end
+
 function conn:receivebody(headers, sink, step)
     sink = sink or ltn12.sink.null()
     step = step or ltn12.pump.step
-    local length = tonumber(headers["content-length"])
-    local encoding = headers["transfer-encoding"]
-    local mode = "default"
-    if encoding and encoding ~= "identity" then
-        mode = "http-chunked"
-    elseif length then
-        mode = "by-length"
-    end
-    return self.try(ltn12.pump.all(socket.source(mode, self.c, mode == "http-chunked" and headers or length), sink, step))
+    return self.try(ltn12.pump.all(bodysource(self, headers), sink, step))
 end
 
 function conn:receive09body(status, sink, step)
@@ -266,6 +310,18 @@ end
 
 local default = { host = "", port = 80, path = "/", scheme = "http" }
 
+-- The port to connect to: the scheme's when none is given (an empty one in a URL
+-- included), else a decimal number from 1 to 65535. LuaSocket's tonumber read a port
+-- such as "abc" in a redirect's Location as no port, and so went to port 80 instead.
+local function portof(port, scheme)
+    if port == nil or port == "" then return scheme.port end
+    local n = port
+    if type(port) == "string" then n = string.match(port, "^%d+$") and tonumber(port) end
+    n = math.tointeger(n)
+    socket.try(n and n >= 1 and n <= 65535, "invalid port '" .. tostring(port) .. "'")
+    return n
+end
+
 local function adjustrequest(reqt)
     local nreqt = reqt.url and url.parse(reqt.url, default) or {}
     for k, v in pairs(reqt) do nreqt[k] = v end
@@ -276,7 +332,7 @@ local function adjustrequest(reqt)
         socket.try(nil, "invalid host '" .. tostring(nreqt.host) .. "'")
     end
     nreqt.uri = reqt.uri or adjusturi(nreqt)
-    nreqt.port = tonumber(nreqt.port) or scheme.port
+    nreqt.port = portof(nreqt.port, scheme)
     nreqt.headers = adjustheaders(nreqt)
     if nreqt.source and not nreqt.headers["content-length"] and not nreqt.headers["transfer-encoding"] then
         nreqt.headers["transfer-encoding"] = "chunked"
@@ -286,6 +342,18 @@ local function adjustrequest(reqt)
     return nreqt
 end
 
+-- Whether one more redirect may be followed: maxredirects (default 5) bounds them, and
+-- false means no bound, as documented. Anything else but a number is an error (in
+-- LuaSocket, a comparison that raised).
+local function redirectsleft(reqt)
+    local max = reqt.maxredirects
+    if max == false then return true end
+    if max == nil then max = 5 end
+    if type(max) ~= "number" then return false, "invalid maxredirects" end
+    return (reqt.nredirects or 0) < max
+end
+
+-- Whether to follow the answer's Location; false and a message when that cannot be told.
 local function shouldredirect(reqt, code, headers)
     local location = headers.location
     if not location then return false end
@@ -295,10 +363,12 @@ local function shouldredirect(reqt, code, headers)
     if scheme and not SCHEMES[scheme] then return false end
     -- Never from https down to http.
     if reqt.scheme == "https" and scheme and scheme ~= "https" then return false end
-    return reqt.redirect ~= false
-        and (code == 301 or code == 302 or code == 303 or code == 307)
-        and (reqt.method == "GET" or reqt.method == "HEAD")
-        and (reqt.maxredirects == false or (reqt.nredirects or 0) < (reqt.maxredirects or 5))
+    if not (reqt.redirect ~= false
+            and (code == 301 or code == 302 or code == 303 or code == 307)
+            and (reqt.method == "GET" or reqt.method == "HEAD")) then
+        return false
+    end
+    return redirectsleft(reqt)
 end
 
 local function shouldreceivebody(reqt, code)
@@ -357,7 +427,9 @@ trequest = function(reqt)
         h.try(code, "invalid status line after an interim answer")
     end
     headers = h:receiveheaders()
-    if shouldredirect(nreqt, code, headers) and not nreqt.source then
+    local redirect, err = shouldredirect(nreqt, code, headers)
+    h.try(not err, err)
+    if redirect and not nreqt.source then
         h:close()
         -- Follow the location shouldredirect judged: without its blanks, which would
         -- otherwise end up inside the request line.

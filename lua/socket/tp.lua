@@ -17,24 +17,41 @@ local MAXLINE = 65536
 -- So are multi-line replies longer than this in all.
 local MAXREPLY = 1048576
 
--- Reads one reply: its code and full text (continuation lines joined with "\n").
-local function get_reply(c)
-    local line, err = c:receive("*l", nil, MAXLINE)
-    if err then return nil, err end
-    local code, sep = string.match(line, "^(%d%d%d)(.?)")
-    if not code then return nil, "invalid server reply" end
-    if sep ~= "-" then return code, line end
-    local lines, size = { line }, #line
+-- A reply line's code and what follows it ("-", " " or nothing), if the line starts with
+-- exactly three digits and then one of those. LuaSocket took the first three digits of
+-- any line, so "2000 x" was a 200.
+local function codeof(line)
+    local code, sep = string.match(line, "^(%d%d%d)([- ]?)")
+    if code and (sep ~= "" or #line == 3) then return code, sep end
+    return nil
+end
+
+-- Reads the rest of a multi-line reply opened by `first` with `code`, up to the line with
+-- the same code and a space. Other lines are text, but one that starts with a different
+-- code is an error: SMTP wants the same code on every line (RFC 5321 section 4.2.1) and
+-- FTP servers must indent text that starts with digits (RFC 959 section 4.2).
+local function get_continuation(c, code, first)
+    local lines, size = { first }, #first
     repeat
-        local current
-        current, err = c:receive("*l", nil, MAXLINE)
+        local current, err = c:receive("*l", nil, MAXLINE)
         if err then return nil, err end
         size = size + #current + 1
         if size > MAXREPLY then return nil, "reply too long" end
         lines[#lines + 1] = current
-        local more_code, more_sep = string.match(current, "^(%d%d%d)(.?)")
-    until more_code == code and more_sep == " "
+        local more_code, more_sep = codeof(current)
+        if more_code and more_code ~= code then return nil, "invalid server reply" end
+    until more_code and more_sep == " "
     return code, table.concat(lines, "\n")
+end
+
+-- Reads one reply: its code and full text (continuation lines joined with "\n").
+local function get_reply(c)
+    local line, err = c:receive("*l", nil, MAXLINE)
+    if err then return nil, err end
+    local code, sep = codeof(line)
+    if not code then return nil, "invalid server reply" end
+    if sep ~= "-" then return code, line end
+    return get_continuation(c, code, line)
 end
 
 local metat = { __index = {} }

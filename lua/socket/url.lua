@@ -78,12 +78,37 @@ local function parse_authority(authority, parsed)
     end
 end
 
+-- Whether the "?" or "#" in a userinfo belong to a password: they come after the ":" of
+-- user:password, and not right after digits (in "host:8080?q=a@b" they end a port).
+local function password_holds_delimiters(userinfo)
+    local colon = string.find(userinfo, ":", 1, true)
+    local cut = string.find(userinfo, "[?#]")
+    return colon and cut and colon < cut
+        and not string.find(string.sub(userinfo, colon + 1, cut - 1), "^%d+$")
+end
+
+-- Splits "//authority..." into the authority and the rest. The authority ends at the first
+-- "/", "?" or "#" (RFC 3986), except where an "@" shows that a "?" or "#" belongs to a
+-- password ("//user:pa?#ss@host/"), which LuaSocket 3.1 accepts on purpose; 3.1's own rule
+-- (everything up to the first "/") would make "http://a?x" a host "a?x".
+local function split_authority(url)
+    local candidate = string.match(url, "^//([^/]*)")
+    if not candidate then return nil, url end
+    local userinfo = string.match(candidate, "^([^@]*)@")
+    if userinfo and password_holds_delimiters(userinfo) then
+        local host = string.match(string.sub(candidate, #userinfo + 2), "^[^?#]*")
+        local authority = userinfo .. "@" .. host
+        return authority, string.sub(url, #authority + 3)
+    end
+    return string.match(url, "^//([^/%?#]*)(.*)$")
+end
+
 -- Fills `parsed` with the components of url; accepts "" (no components at all).
 local function split(url, parsed)
     local scheme, rest = string.match(url, "^([A-Za-z0-9][A-Za-z0-9%+%-%.]*):(.*)$")
     if scheme then parsed.scheme, url = scheme, rest end
     local authority
-    authority, rest = string.match(url, "^//([^/%?#]*)(.*)$")
+    authority, rest = split_authority(url)
     if authority then parsed.authority, url = authority, rest end
     -- the fragment starts at the first "#", the query at the first "?" before it and the
     -- params at the first ";" before that

@@ -10,6 +10,7 @@ mod dns;
 pub mod harden;
 mod mime;
 mod options;
+mod os;
 mod results;
 mod select;
 mod socket;
@@ -70,7 +71,7 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
     for &(name, _) in MODULES {
         preload.set(name, &loader)?;
     }
-    Ok(())
+    os::install(lua)
 }
 
 /// The loader of every built-in Lua module, called by `require` as `loader(name, extra)`:

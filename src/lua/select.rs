@@ -11,6 +11,7 @@ use super::api::{Args, LuaResult, Raise, ffi};
 use super::ssl;
 use crate::net::select::{Selectable, select as core_select, select_confirmed};
 use crate::net::tcp::Tcp;
+use crate::net::timeout::Limit;
 use crate::net::tls::Tls;
 use crate::net::udp::Udp;
 
@@ -233,10 +234,7 @@ fn foreign(args: &Args, index: c_int) -> LuaResult<(Option<i64>, bool)> {
 /// `socket.select(recvt, sendt[, timeout])` → readable, writable, err.
 pub fn select(args: &Args) -> LuaResult<c_int> {
     let timeout = args.opt_number(3)?;
-    let limit = match timeout {
-        Some(t) if t >= 0.0 => Some(Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX)),
-        _ => None,
-    };
+    let limit = Limit::from_secs(timeout).duration();
     let reads = gather(args, 1)?;
     let writes = gather(args, 2)?;
     let (reads, writes) = (resolve(args, reads), resolve(args, writes));

@@ -12,16 +12,24 @@ use crate::net::poll::now_ns;
 use crate::net::tcp::Stats;
 use crate::net::timeout::Deadline;
 
-/// The pattern argument: a number (or numeric string) of bytes, or a string whose first
-/// two characters are `*l` or `*a`.
+/// A byte-count pattern as LuaSocket's `(size_t) n` after `n >= 0` reads it: a fraction
+/// is truncated (`0.5` asks for 0 bytes), `-0.0` is 0, NaN and negatives are no count.
+/// Counts past `usize::MAX` (infinity, 2^53 on wasm32) saturate: more than can ever
+/// arrive, so the receive ends with the close or the timeout, and what it holds grows
+/// only with what the peer sends (the reads ask for at most 64 KiB each). Native builds
+/// differ there only by accident: on x86-64 the conversion of infinity wraps to 0.
+fn byte_count(n: f64) -> Option<usize> {
+    (n >= 0.0).then_some(n as usize)
+}
+
+/// The pattern argument: a number (or numeric string, "1e3" included, as Lua converts
+/// it) of bytes, or a string whose first two characters are `*l` or `*a`.
 fn pattern(args: &Args) -> LuaResult<Pattern> {
     const INVALID: &str = "invalid receive pattern";
     if let Some(n) = args.to_number(2) {
-        return if n >= 0.0 {
-            Ok(Pattern::Bytes(n as usize))
-        } else {
-            Err(Raise::Arg(2, INVALID.into()))
-        };
+        return byte_count(n)
+            .map(Pattern::Bytes)
+            .ok_or_else(|| Raise::Arg(2, INVALID.into()));
     }
     match args.opt_bytes(2)?.unwrap_or(b"*l") {
         [b'*', b'l', ..] => Ok(Pattern::Line),
@@ -169,7 +177,22 @@ fn push_elapsed(args: &Args, deadline: Option<&Deadline>) -> c_int {
 
 #[cfg(test)]
 mod tests {
-    use super::string_range;
+    use super::{byte_count, string_range};
+
+    #[test]
+    fn byte_counts_truncate_and_saturate_as_a_size_t_cast() {
+        assert_eq!(byte_count(0.5), Some(0));
+        assert_eq!(byte_count(-0.0), Some(0));
+        assert_eq!(byte_count(3.9), Some(3));
+        assert_eq!(byte_count(-0.5), None);
+        assert_eq!(byte_count(f64::NAN), None);
+        assert_eq!(byte_count(f64::NEG_INFINITY), None);
+        assert_eq!(byte_count(f64::INFINITY), Some(usize::MAX));
+        assert_eq!(
+            byte_count(2f64.powi(63)),
+            Some((1u64 << 63).min(usize::MAX as u64) as usize)
+        );
+    }
 
     #[test]
     fn ranges_follow_string_sub() {

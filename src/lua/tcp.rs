@@ -264,11 +264,11 @@ fn setoption(args: &Args) -> LuaResult<c_int> {
 }
 
 fn getoption(args: &Args) -> LuaResult<c_int> {
-    let tcp = any(args)?;
-    // "error" is read-only: the last connect failure.
+    let mut tcp = any(args)?;
+    // "error" is read-only: a connect failure not reported yet (SO_ERROR).
     if args.bytes(2)? == b"error" {
-        match tcp.connect_error().map(|e| e.as_str()) {
-            Some(e) => args.push_str(e),
+        match tcp.take_error() {
+            Some(e) => args.push_str(e.as_str()),
             None => args.push_nil(),
         }
         return Ok(1);

@@ -1,21 +1,20 @@
 //! `settimeout`/`gettimeout`, shared by every socket class (LuaSocket's `timeout.c`).
 
 use std::ffi::c_int;
-use std::time::Duration;
 
 use super::api::{Args, LuaResult, Raise};
-use crate::net::timeout::Timeout;
+use crate::net::timeout::{Limit, Timeout};
 
 /// What `settimeout(value[, mode])` asks for: mode "b" (block, the default) or "t"/"r"
 /// (total). Read before the object is touched: reading a mode given as a number makes a
 /// string, which can run a finalizer (see `api`).
 pub struct Setting {
     total: bool,
-    limit: Option<Duration>,
+    limit: Limit,
 }
 
 fn setting(args: &Args) -> LuaResult<Setting> {
-    let limit = Timeout::from_secs(args.opt_number(2)?);
+    let limit = Limit::from_secs(args.opt_number(2)?);
     match args.opt_bytes(3)?.unwrap_or(b"b").first() {
         Some(b'b') => Ok(Setting {
             total: false,
@@ -46,7 +45,7 @@ pub fn set(args: &Args, apply: impl FnOnce(Setting) -> LuaResult<()>) -> LuaResu
 
 /// `gettimeout()` → block, total (-1 for none).
 pub fn get(args: &Args, timeout: Timeout) -> LuaResult<c_int> {
-    args.push_number(Timeout::as_secs(timeout.block));
-    args.push_number(Timeout::as_secs(timeout.total));
+    args.push_number(timeout.block.secs());
+    args.push_number(timeout.total.secs());
     Ok(2)
 }

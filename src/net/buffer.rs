@@ -156,6 +156,13 @@ impl RecvBuffer {
         n: usize,
         deadline: &Deadline,
     ) -> NetResult<()> {
+        // LuaSocket reads once even for 0 bytes when neither a prefix nor buffered data is
+        // there: `receive(0)` (and `receive(0.5)`, truncated) waits for data, which it
+        // leaves buffered, or fails with the timeout or the close. Code probes a
+        // connection that way. It still takes nothing, so no loop can advance on it.
+        if n == 0 && out.is_empty() && !self.has_data() {
+            return self.fill(src, deadline);
+        }
         while out.len() < n {
             let need = n - out.len();
             if self.take_into(out, need) > 0 {
@@ -428,6 +435,35 @@ mod tests {
         assert_eq!(
             recv(&mut buf, &mut src, Pattern::Bytes(9), "", None),
             partial(NetError::Closed, "45678")
+        );
+    }
+
+    #[test]
+    fn zero_bytes_wait_for_data_unless_a_prefix_or_buffered_data_is_there() {
+        let mut src = Script::new(&[b"ab"], NetError::Closed);
+        let mut buf = RecvBuffer::default();
+        assert_eq!(
+            recv(&mut buf, &mut src, Pattern::Bytes(0), "", None),
+            ok("")
+        );
+        assert!(buf.has_data(), "the data waited for stays buffered");
+        assert_eq!(buf.taken(), 0);
+        assert_eq!(
+            recv(&mut buf, &mut src, Pattern::Bytes(2), "", None),
+            ok("ab")
+        );
+        assert_eq!(
+            recv(&mut buf, &mut src, Pattern::Bytes(0), "p", None),
+            ok("p")
+        );
+        assert_eq!(
+            recv(&mut buf, &mut src, Pattern::Bytes(0), "", None),
+            partial(NetError::Closed, "")
+        );
+        let mut silent = Script::new(&[], NetError::Timeout);
+        assert_eq!(
+            recv(&mut buf, &mut silent, Pattern::Bytes(0), "", None),
+            partial(NetError::Timeout, "")
         );
     }
 

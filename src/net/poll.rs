@@ -61,6 +61,14 @@ pub fn wait_any(pollables: &[&Pollable], limit: Option<Duration>) -> Vec<u32> {
     }
 }
 
+/// Whether `pollable` is ready after at most one turn of the host's event loop (bounded
+/// by a timer tick, about a millisecond). The host learns what the kernel already knows
+/// one turn later: a loopback connect, finished the moment it starts on Linux, shows
+/// here only once the host has run.
+pub fn settle(pollable: &Pollable) -> bool {
+    pollable.ready() || poll(&[pollable, &timer(Duration::from_micros(1))]).contains(&0)
+}
+
 fn ready_now(pollables: &[&Pollable]) -> Vec<u32> {
     (0..pollables.len() as u32)
         .filter(|&i| pollables[i as usize].ready())

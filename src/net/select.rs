@@ -15,7 +15,7 @@ pub enum Interest {
 
 /// A socket `select` can wait on.
 pub trait Selectable {
-    /// Ready without waiting (data already buffered).
+    /// Ready without waiting (data already buffered, an error to report).
     fn ready_now(&self, interest: Interest) -> bool;
     /// What becomes ready with the socket; `None`: never (closed, or nothing to wait for).
     fn pollable(&self, interest: Interest) -> Option<&Pollable>;
@@ -32,7 +32,10 @@ pub fn select(
     let now: Vec<usize> = (0..read.len())
         .filter(|&i| read[i].ready_now(Interest::Read))
         .collect();
-    let limit = if now.is_empty() {
+    let write_now: Vec<usize> = (0..write.len())
+        .filter(|&i| write[i].ready_now(Interest::Write))
+        .collect();
+    let limit = if now.is_empty() && write_now.is_empty() {
         limit
     } else {
         Some(Duration::ZERO)
@@ -51,19 +54,20 @@ pub fn select(
         // Nothing to wait for: a sleep, as LuaSocket's select(nil, nil, t) (forever if
         // no timeout: what the script asked for; the host's limits still apply).
         super::poll::sleep(limit.unwrap_or(Duration::MAX));
-        return (now, Vec::new());
+        return (now, write_now);
     }
     let mut is_readable = vec![false; read.len()];
     now.iter().for_each(|&i| is_readable[i] = true);
-    let mut writable = Vec::new();
+    let mut is_writable = vec![false; write.len()];
+    write_now.iter().for_each(|&i| is_writable[i] = true);
     for index in wait_any(&pollables, limit) {
         match owners[index as usize] {
             (0, i) => is_readable[i] = true,
-            (_, i) => writable.push(i),
+            (_, i) => is_writable[i] = true,
         }
     }
     let readable = (0..read.len()).filter(|&i| is_readable[i]).collect();
-    writable.sort_unstable();
+    let writable = (0..write.len()).filter(|&i| is_writable[i]).collect();
     (readable, writable)
 }
 

@@ -20,7 +20,7 @@ use super::closing;
 use super::error::{NetError, NetResult};
 use super::id;
 use super::options::{self, OptValue, OptionTarget, Refusal, Remembered, SockOpt, secs_to_ns};
-use super::poll::{now_ns, wait};
+use super::poll::{now_ns, settle, wait};
 use super::select::{Interest, Selectable};
 use super::timeout::{Deadline, Timeout};
 
@@ -165,6 +165,10 @@ enum State {
     Idle(Option<TcpSocket>),
     Connecting(Pending),
     Connected(Connection),
+    /// A connect that failed while nobody was waiting for it: its error until something
+    /// reports it (`connect`, a send or receive, `getoption("error")`), as Linux keeps it
+    /// in SO_ERROR, then none. The wasi socket went with the failure.
+    Failed(Option<NetError>),
     Listening(Pending),
     Closed,
 }
@@ -176,7 +180,7 @@ impl State {
             State::Idle(s) => s.as_ref(),
             State::Connecting(p) | State::Listening(p) => Some(&p.socket),
             State::Connected(c) => Some(&c.socket),
-            State::Closed => None,
+            State::Failed(_) | State::Closed => None,
         }
     }
 }
@@ -196,8 +200,14 @@ pub struct Tcp {
     pub timeout: Timeout,
     buffer: RecvBuffer,
     stats: Stats,
-    /// The last connect failure, for `getoption("error")`.
-    connect_error: Option<NetError>,
+    /// Whether a `connect` call has answered that the connection is made. Linux answers a
+    /// finished non-blocking connect with success once, then "already connected", and
+    /// schedulers (copas) count on the success.
+    connect_reported: bool,
+    /// Whether the object has a descriptor: an object without a family has no socket, and
+    /// `getfd` says -1, until bind or connect makes one (LuaSocket's lazy sockets) or
+    /// `setfd` gives it a number.
+    has_fd: bool,
     options: Remembered,
     /// What `getfd` reports.
     id: i64,
@@ -210,7 +220,10 @@ impl Tcp {
         let socket = family
             .map(|f| create(f, &Remembered::default()))
             .transpose()?;
-        Ok(Tcp::with_state(Class::Master, State::Idle(socket), family))
+        let created = socket.is_some();
+        let mut tcp = Tcp::with_state(Class::Master, State::Idle(socket), family);
+        tcp.has_fd = created;
+        Ok(tcp)
     }
 
     fn with_state(class: Class, state: State, family: Option<Family>) -> Tcp {
@@ -225,15 +238,17 @@ impl Tcp {
                 sent: 0.0,
                 birth_ns: now_ns(),
             },
-            connect_error: None,
+            connect_reported: false,
+            has_fd: true,
             options: Remembered::default(),
             id: id::next(),
         }
     }
 
-    /// The descriptor number `getfd` reports; `id::INVALID` once closed.
+    /// The descriptor number `getfd` reports; `id::INVALID` once closed, and before a
+    /// socket without a family has been bound or connected.
     pub fn fd(&self) -> i64 {
-        if self.is_closed() {
+        if self.is_closed() || !self.has_fd {
             id::INVALID
         } else {
             self.id
@@ -248,6 +263,7 @@ impl Tcp {
             self.close();
         } else {
             self.id = fd;
+            self.has_fd = true;
         }
     }
 
@@ -289,8 +305,14 @@ impl Tcp {
         self.stats = stats;
     }
 
-    pub fn connect_error(&self) -> Option<&NetError> {
-        self.connect_error.as_ref()
+    /// `getoption("error")`: the failure of a connect nobody has been told about yet,
+    /// which this reports (and so clears), as Linux's SO_ERROR.
+    pub fn take_error(&mut self) -> Option<NetError> {
+        let _ = self.observe_connect();
+        match &mut self.state {
+            State::Failed(pending) => pending.take(),
+            _ => None,
+        }
     }
 
     /// Starts a call's clock under this socket's timeouts.
@@ -309,6 +331,7 @@ impl Tcp {
                 Some(s) if Family::of(&ip) == self.family.unwrap_or(Family::of(&ip)) => s,
                 _ => create(Family::of(&ip), &self.options)?,
             };
+            self.has_fd = true;
             match bind_socket(&socket, SocketAddr::new(ip, port)) {
                 Ok(()) => {
                     self.family = Some(Family::of(&ip));
@@ -332,6 +355,7 @@ impl Tcp {
             Some(s) => s,
             None => create(family, &self.options)?,
         };
+        self.has_fd = true;
         if socket.local_address().is_err() {
             bind_socket(&socket, SocketAddr::new(family.any(), 0))?;
         }
@@ -353,55 +377,135 @@ impl Tcp {
     }
 
     /// Connects to `host:port`, trying each resolved address in turn (only the first when
-    /// the timeout is zero). On a timeout the attempt stays in progress: select for writing,
-    /// then call `connect` again.
+    /// the timeout is zero). A zero timeout only starts the connect and answers "timeout",
+    /// as Linux's non-blocking connect always answers EINPROGRESS, even on loopback: select
+    /// for writing, then call `connect` again (see [`Tcp::connect_again`]).
     pub fn connect(&mut self, host: &str, port: u16, deadline: &Deadline) -> NetResult<()> {
-        match &self.state {
+        match &mut self.state {
             State::Idle(_) => {}
-            State::Connecting(_) => return self.reconnect(),
+            State::Connecting(_) => return self.connect_again(),
+            State::Connected(_) if !self.connect_reported => {
+                self.connect_reported = true;
+                return Ok(());
+            }
             State::Connected(_) => return Err(NetError::AlreadyConnected),
+            // Reported now; the next connect starts afresh. Once the failure has been
+            // reported elsewhere, Linux answers ECONNABORTED ("closed") first.
+            State::Failed(pending) => {
+                let error = pending.take().unwrap_or(NetError::Closed);
+                self.state = State::Idle(None);
+                return Err(error);
+            }
             State::Listening(_) | State::Closed => return Err(NetError::InvalidArgument),
         }
         // LuaSocket makes the object a client whatever the outcome, even a failed lookup.
         self.class = Class::Client;
         let ips = addr::resolve(host, self.family)?;
-        let tries = if deadline.wait_limit(now_ns()).is_some_and(|d| d.is_zero()) {
-            1
-        } else {
-            ips.len()
-        };
+        let try_once = deadline.wait_limit(now_ns()).is_some_and(|d| d.is_zero());
+        let tries = if try_once { 1 } else { ips.len() };
         let mut last = NetError::NameUnknown;
         for ip in ips.into_iter().take(tries) {
-            match self.connect_to(ip, port, deadline) {
+            match self.connect_to(ip, port, deadline, try_once) {
                 Ok(()) => {
-                    self.connect_error = None;
+                    self.connect_reported = true;
                     return Ok(());
                 }
                 Err(NetError::Timeout) => return Err(NetError::Timeout),
                 Err(e) => last = e,
             }
         }
-        self.connect_error = Some(last.clone());
         Err(last)
     }
 
-    fn connect_to(&mut self, ip: IpAddr, port: u16, deadline: &Deadline) -> NetResult<()> {
+    fn connect_to(
+        &mut self,
+        ip: IpAddr,
+        port: u16,
+        deadline: &Deadline,
+        start_only: bool,
+    ) -> NetResult<()> {
         let family = Family::of(&ip);
         let socket = match std::mem::replace(&mut self.state, State::Idle(None)) {
             State::Idle(Some(s)) if self.family == Some(family) => s,
             _ => create(family, &self.options)?,
         };
+        self.has_fd = true;
         with_network(|net| socket.start_connect(net, addr::to_wasi(SocketAddr::new(ip, port))))?;
         self.family = Some(family);
-        self.await_connect(Pending::new(socket), deadline)
+        if start_only {
+            return self.start_connect_only(Pending::new(socket));
+        }
+        self.state = State::Connecting(Pending::new(socket));
+        match self.finish_pending(deadline) {
+            // A failure the caller reports: nothing stays pending.
+            Err(e) if e != NetError::Timeout => {
+                self.state = State::Idle(None);
+                Err(e)
+            }
+            done => done,
+        }
     }
 
-    fn await_connect(&mut self, pending: Pending, deadline: &Deadline) -> NetResult<()> {
+    /// A connect under a zero timeout: "timeout", as Linux's EINPROGRESS, even if it is as
+    /// good as done; only a refusal the host makes on the spot (its network policy) fails
+    /// at once, as connect(2) does with EACCES. One look, without letting the host run, so
+    /// that a refused port is never reported early by chance.
+    fn start_connect_only(&mut self, pending: Pending) -> NetResult<()> {
+        match pending.socket.finish_connect() {
+            Ok((input, output)) => {
+                let conn = Connection::new(pending.into_socket(), input, output);
+                self.state = State::Connected(conn);
+                Err(NetError::Timeout)
+            }
+            Err(ErrorCode::WouldBlock) => {
+                self.state = State::Connecting(pending);
+                Err(NetError::Timeout)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `connect` while an earlier one is in progress, as Linux answers it: success once it
+    /// has finished, its error if it failed, or "Operation already in progress". On
+    /// loopback Linux has finished by the second call; here the host may still be at it.
+    fn connect_again(&mut self) -> NetResult<()> {
+        match self.observe_connect() {
+            Ok(()) => {
+                self.connect_reported = true;
+                Ok(())
+            }
+            Err(NetError::Timeout) => Err(NetError::InProgress),
+            Err(e) => {
+                self.state = State::Idle(None);
+                Err(e)
+            }
+        }
+    }
+
+    /// What a connect in progress has come to by now, as far as the host can tell after
+    /// one turn (see [`settle`]); a no-op otherwise.
+    fn observe_connect(&mut self) -> NetResult<()> {
+        if let State::Connecting(pending) = &self.state {
+            settle(&pending.pollable);
+        }
+        self.finish_pending(&Deadline::immediate())
+    }
+
+    /// Completes a connect in progress, within the deadline; a no-op otherwise. A failure
+    /// leaves the error pending in [`State::Failed`] for whoever reports it.
+    fn finish_pending(&mut self, deadline: &Deadline) -> NetResult<()> {
+        let pending = match std::mem::replace(&mut self.state, State::Closed) {
+            State::Connecting(pending) => pending,
+            other => {
+                self.state = other;
+                return Ok(());
+            }
+        };
         loop {
             match pending.socket.finish_connect() {
                 Ok((input, output)) => {
-                    self.state =
-                        State::Connected(Connection::new(pending.into_socket(), input, output));
+                    let conn = Connection::new(pending.into_socket(), input, output);
+                    self.state = State::Connected(conn);
                     return Ok(());
                 }
                 Err(ErrorCode::WouldBlock) => {
@@ -411,31 +515,11 @@ impl Tcp {
                     }
                 }
                 // A failed connect leaves the wasi socket unusable; the next try makes another.
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-
-    /// `connect` again while an earlier one is in progress, as BSD answers it: done
-    /// ("already connected"), failed (its error) or still going ("already in progress").
-    fn reconnect(&mut self) -> NetResult<()> {
-        match self.finish_pending(&Deadline::immediate()) {
-            Ok(()) => Err(NetError::AlreadyConnected),
-            Err(NetError::Timeout) => Err(NetError::InProgress),
-            Err(e) => {
-                self.connect_error = Some(e.clone());
-                Err(e)
-            }
-        }
-    }
-
-    /// Completes a connect in progress, within the deadline; a no-op otherwise.
-    fn finish_pending(&mut self, deadline: &Deadline) -> NetResult<()> {
-        match std::mem::replace(&mut self.state, State::Closed) {
-            State::Connecting(pending) => self.await_connect(pending, deadline),
-            other => {
-                self.state = other;
-                Ok(())
+                Err(e) => {
+                    let error = NetError::from(e);
+                    self.state = State::Failed(Some(error.clone()));
+                    return Err(error);
+                }
             }
         }
     }
@@ -445,9 +529,22 @@ impl Tcp {
         &mut self,
         deadline: &Deadline,
     ) -> NetResult<(&mut Connection, &mut RecvBuffer, &mut Stats)> {
-        self.finish_pending(deadline)?;
+        if matches!(self.state, State::Connecting(_)) {
+            // Without time to wait, what the host can tell after one turn: a loopback
+            // connect started just before has finished, as it has on Linux.
+            let finished = if deadline.wait_limit(now_ns()).is_some_and(|d| d.is_zero()) {
+                self.observe_connect()
+            } else {
+                self.finish_pending(deadline)
+            };
+            // A failed connect is reported by the first send or receive, as Linux does.
+            if finished == Err(NetError::Timeout) {
+                return Err(NetError::Timeout);
+            }
+        }
         match &mut self.state {
             State::Connected(conn) => Ok((conn, &mut self.buffer, &mut self.stats)),
+            State::Failed(pending) => Err(pending.take().unwrap_or(NetError::Closed)),
             State::Closed => Err(NetError::Closed),
             _ => Err(NetError::NotConnected),
         }
@@ -519,12 +616,15 @@ impl Tcp {
         Ok(conn.socket.shutdown(how)?)
     }
 
-    pub fn local_address(&self) -> NetResult<SocketAddr> {
+    pub fn local_address(&mut self) -> NetResult<SocketAddr> {
+        let _ = self.observe_connect();
         let socket = self.state.socket().ok_or(NetError::NotConnected)?;
         Ok(addr::from_wasi(socket.local_address()?))
     }
 
-    pub fn remote_address(&self) -> NetResult<SocketAddr> {
+    /// The peer, once connected (a connect that has finished by now counts).
+    pub fn remote_address(&mut self) -> NetResult<SocketAddr> {
+        let _ = self.observe_connect();
         match &self.state {
             State::Connected(c) => Ok(addr::from_wasi(c.socket.remote_address()?)),
             _ => Err(NetError::NotConnected),
@@ -632,8 +732,11 @@ impl Tcp {
 }
 
 impl Selectable for Tcp {
+    /// Buffered data is readable at once; a failed connect is readable and writable, as
+    /// Linux reports a socket with an error pending (so a scheduler wakes up to see it).
     fn ready_now(&self, interest: Interest) -> bool {
-        interest == Interest::Read && self.buffer.has_data()
+        matches!(self.state, State::Failed(_))
+            || (interest == Interest::Read && self.buffer.has_data())
     }
 
     fn pollable(&self, interest: Interest) -> Option<&Pollable> {

@@ -5,32 +5,65 @@
 
 use std::time::Duration;
 
-/// The timeouts configured on a socket (`settimeout`). `None` means no limit.
+/// One timeout as LuaSocket keeps it: the seconds the script gave, negative for none.
+/// Kept as given, so `gettimeout` reports exactly what `settimeout` received (NaN and
+/// infinity included); what it means for a wait is [`Limit::duration`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limit(f64);
+
+impl Limit {
+    /// No limit: LuaSocket's -1.
+    pub const NONE: Limit = Limit(-1.0);
+
+    /// A limit as `settimeout` receives it: nil means none.
+    pub fn from_secs(secs: Option<f64>) -> Limit {
+        Limit(secs.unwrap_or(-1.0))
+    }
+
+    /// A limit of exactly `d`.
+    pub fn of(d: Duration) -> Limit {
+        Limit(d.as_secs_f64())
+    }
+
+    /// Seconds as `gettimeout` reports them (-1 for none).
+    pub fn secs(self) -> f64 {
+        self.0
+    }
+
+    /// How long a wait may last: `None` = without limit. A negative value is no limit; NaN
+    /// waits not at all, as in LuaSocket, where `MAX(t, 0.0)` turns the NaN left of the
+    /// subtraction into 0 (a NaN that meant "forever" would block a script for good);
+    /// infinity and anything too large for a `Duration` are as good as forever.
+    pub fn duration(self) -> Option<Duration> {
+        if self.0.is_nan() {
+            Some(Duration::ZERO)
+        } else if self.0 < 0.0 {
+            None
+        } else {
+            Some(Duration::try_from_secs_f64(self.0).unwrap_or(Duration::MAX))
+        }
+    }
+}
+
+impl Default for Limit {
+    fn default() -> Limit {
+        Limit::NONE
+    }
+}
+
+/// The timeouts configured on a socket (`settimeout`).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Timeout {
-    pub block: Option<Duration>,
-    pub total: Option<Duration>,
+    pub block: Limit,
+    pub total: Limit,
 }
 
 impl Timeout {
-    /// A timeout as `settimeout` receives it: nil or a negative number means none.
-    /// NaN counts as none too, rather than poisoning every later comparison.
-    pub fn from_secs(secs: Option<f64>) -> Option<Duration> {
-        match secs {
-            Some(s) if s >= 0.0 => Some(Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX)),
-            _ => None,
-        }
-    }
-
-    /// Seconds as `gettimeout` reports them, -1 for none.
-    pub fn as_secs(limit: Option<Duration>) -> f64 {
-        limit.map_or(-1.0, |d| d.as_secs_f64())
-    }
-
     /// Starts the clock for one call (LuaSocket's `timeout_markstart`).
     pub fn start(self, now_ns: u64) -> Deadline {
         Deadline {
-            timeout: self,
+            block: self.block.duration(),
+            total: self.total.duration(),
             start_ns: now_ns,
         }
     }
@@ -39,7 +72,8 @@ impl Timeout {
 /// One call's view of the timeouts: when it started, so the total can run down.
 #[derive(Debug, Clone, Copy)]
 pub struct Deadline {
-    timeout: Timeout,
+    block: Option<Duration>,
+    total: Option<Duration>,
     start_ns: u64,
 }
 
@@ -52,24 +86,24 @@ impl Deadline {
     /// A deadline that allows no waiting at all.
     pub fn immediate() -> Deadline {
         Timeout {
-            block: Some(Duration::ZERO),
-            total: None,
+            block: Limit::of(Duration::ZERO),
+            total: Limit::NONE,
         }
         .start(0)
     }
 
     /// Whether no timeout applies: waits need no clock, and may block in the host.
     pub fn is_unlimited(&self) -> bool {
-        self.timeout.block.is_none() && self.timeout.total.is_none()
+        self.block.is_none() && self.total.is_none()
     }
 
     /// How long the next wait may last: `None` = without limit, `Some(ZERO)` = not at all.
     pub fn wait_limit(&self, now_ns: u64) -> Option<Duration> {
-        let remaining = self.timeout.total.map(|total| {
+        let remaining = self.total.map(|total| {
             let elapsed = Duration::from_nanos(now_ns.saturating_sub(self.start_ns));
             total.saturating_sub(elapsed)
         });
-        match (self.timeout.block, remaining) {
+        match (self.block, remaining) {
             (None, r) => r,
             (b, None) => b,
             (Some(b), Some(r)) => Some(b.min(r)),
@@ -89,9 +123,11 @@ mod tests {
     const MS: u64 = 1_000_000;
 
     fn t(block: Option<u64>, total: Option<u64>) -> Timeout {
+        let limit =
+            |ms: Option<u64>| ms.map_or(Limit::NONE, |ms| Limit::of(Duration::from_millis(ms)));
         Timeout {
-            block: block.map(Duration::from_millis),
-            total: total.map(Duration::from_millis),
+            block: limit(block),
+            total: limit(total),
         }
     }
 
@@ -122,13 +158,37 @@ mod tests {
     }
 
     #[test]
-    fn settimeout_conversions() {
-        assert_eq!(Timeout::from_secs(None), None);
-        assert_eq!(Timeout::from_secs(Some(-1.0)), None);
-        assert_eq!(Timeout::from_secs(Some(f64::NAN)), None);
-        assert_eq!(Timeout::from_secs(Some(0.0)), Some(Duration::ZERO));
-        assert_eq!(Timeout::from_secs(Some(1e300)), Some(Duration::MAX));
-        assert_eq!(Timeout::as_secs(None), -1.0);
-        assert_eq!(Timeout::as_secs(Some(Duration::from_millis(1500))), 1.5);
+    fn settimeout_values_as_luasocket_reads_them() {
+        let d = |secs: Option<f64>| Limit::from_secs(secs).duration();
+        assert_eq!(d(None), None);
+        assert_eq!(d(Some(-1.0)), None);
+        assert_eq!(d(Some(-0.0)), Some(Duration::ZERO));
+        assert_eq!(d(Some(f64::NAN)), Some(Duration::ZERO), "NaN: try once");
+        assert_eq!(d(Some(0.0)), Some(Duration::ZERO));
+        assert_eq!(d(Some(1e300)), Some(Duration::MAX));
+        assert_eq!(d(Some(f64::INFINITY)), Some(Duration::MAX));
+        assert_eq!(Limit::NONE.secs(), -1.0);
+        assert!(
+            Limit::from_secs(Some(f64::NAN)).secs().is_nan(),
+            "reported as given"
+        );
+        assert_eq!(Limit::of(Duration::from_millis(1500)).secs(), 1.5);
+    }
+
+    #[test]
+    fn a_nan_timeout_never_waits() {
+        let nan = Limit::from_secs(Some(f64::NAN));
+        for t in [
+            Timeout {
+                block: nan,
+                total: Limit::NONE,
+            },
+            Timeout {
+                block: Limit::NONE,
+                total: nan,
+            },
+        ] {
+            assert_eq!(t.start(0).wait_limit(0), Some(Duration::ZERO));
+        }
     }
 }

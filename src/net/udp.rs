@@ -66,6 +66,8 @@ pub struct Udp {
     family: Option<Family>,
     peer: Option<SocketAddr>,
     closed: bool,
+    /// Whether the object has a descriptor (see [`Udp::fd`]).
+    has_fd: bool,
     pub timeout: Timeout,
     options: Remembered,
     id: i64,
@@ -83,6 +85,7 @@ impl Udp {
             family,
             peer: None,
             closed: false,
+            has_fd: false,
             timeout: Timeout::default(),
             options: Remembered::default(),
             id: id::next(),
@@ -105,8 +108,15 @@ impl Udp {
         self.closed
     }
 
+    /// The descriptor number `getfd` reports: `id::INVALID` once closed, and before an
+    /// object without a family has a socket (LuaSocket creates it on first use) or a
+    /// number from `setfd`.
     pub fn fd(&self) -> i64 {
-        if self.closed { id::INVALID } else { self.id }
+        if self.closed || !(self.has_fd || self.socket.is_some()) {
+            id::INVALID
+        } else {
+            self.id
+        }
     }
 
     pub fn set_fd(&mut self, fd: i64) {
@@ -114,6 +124,7 @@ impl Udp {
             self.close();
         } else {
             self.id = fd;
+            self.has_fd = true;
         }
     }
 
@@ -159,9 +170,23 @@ impl Udp {
             .ok_or(NetError::NameUnknown)?;
         let remote = SocketAddr::new(ip, port);
         self.ensure_bound(Family::of(&ip))?;
-        self.open_streams(Some(remote))?;
+        if let Err(e) = self.open_streams(Some(remote)) {
+            self.restore_streams();
+            return Err(e);
+        }
         self.peer = Some(remote);
         Ok(())
+    }
+
+    /// After a failed `setpeername`, the streams for the peer the socket still has: a
+    /// failed connect(2) leaves a UDP socket as it was (wasmtime checks the policy before
+    /// touching the socket), and `getpeername` must agree with what `send` does. Should the
+    /// old peer be refused too, the object becomes unconnected rather than inconsistent.
+    fn restore_streams(&mut self) {
+        if self.open_streams(self.peer).is_err() {
+            self.peer = None;
+            let _ = self.open_streams(None);
+        }
     }
 
     fn disconnect(&mut self) -> NetResult<()> {

@@ -16,7 +16,7 @@ use crate::exports::luasocket::socket::types::{
 use crate::net::NetError;
 use crate::net::addr::Family as NetFamily;
 use crate::net::options::{OptValue, Proto, SockOpt};
-use crate::net::timeout::Timeout;
+use crate::net::timeout::{Limit, Timeout};
 
 pub struct Component;
 
@@ -99,7 +99,8 @@ pub fn address(a: SocketAddr) -> Address {
 }
 
 pub fn timeouts(t: &Timeout) -> Timeouts {
-    let secs = |d: Option<std::time::Duration>| d.map(|d| d.as_secs_f64());
+    // The WIT says "none" with an absent value rather than LuaSocket's -1.
+    let secs = |l: Limit| l.duration().map(|_| l.secs());
     Timeouts {
         block: secs(t.block),
         total: secs(t.total),
@@ -108,8 +109,8 @@ pub fn timeouts(t: &Timeout) -> Timeouts {
 
 pub fn timeout(t: Timeouts) -> Timeout {
     Timeout {
-        block: Timeout::from_secs(t.block),
-        total: Timeout::from_secs(t.total),
+        block: Limit::from_secs(t.block),
+        total: Limit::from_secs(t.total),
     }
 }
 

@@ -9,6 +9,7 @@ use super::udp::UdpResource;
 use crate::exports::luasocket::socket::select::{Guest, Ready, Socket};
 use crate::net::select::{Selectable, select, select_confirmed};
 use crate::net::tcp::Tcp;
+use crate::net::timeout::Limit;
 use crate::net::udp::Udp;
 
 /// A socket of either kind, borrowed for the call.
@@ -45,10 +46,7 @@ fn positions(held: &[Option<Held<'_>>], ready: Vec<usize>) -> Vec<usize> {
 
 impl Guest for Component {
     fn select(read: Vec<Socket<'_>>, write: Vec<Socket<'_>>, timeout: Option<f64>) -> Ready {
-        let limit = match timeout {
-            Some(t) if t >= 0.0 => Some(Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX)),
-            _ => None,
-        };
+        let limit = Limit::from_secs(timeout).duration();
         // Each attempt borrows the sockets afresh; between attempts, readable ones are
         // confirmed (read ahead), which needs them mutably.
         let attempt = |remaining: Option<Duration>| {

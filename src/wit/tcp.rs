@@ -124,11 +124,19 @@ impl GuestTcpSocket for TcpResource {
     }
 
     fn local_address(&self) -> Result<Address, ErrorCode> {
-        self.0.borrow().local_address().map(address).map_err(code)
+        self.0
+            .borrow_mut()
+            .local_address()
+            .map(address)
+            .map_err(code)
     }
 
     fn remote_address(&self) -> Result<Address, ErrorCode> {
-        self.0.borrow().remote_address().map(address).map_err(code)
+        self.0
+            .borrow_mut()
+            .remote_address()
+            .map(address)
+            .map_err(code)
     }
 
     fn set_option(&self, name: String, value: OptionValue) -> Result<(), ErrorCode> {
@@ -147,7 +155,7 @@ impl GuestTcpSocket for TcpResource {
     }
 
     fn last_error(&self) -> Option<ErrorCode> {
-        self.0.borrow().connect_error().cloned().map(code)
+        self.0.borrow_mut().take_error().map(code)
     }
 
     fn dirty(&self) -> bool {

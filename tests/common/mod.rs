@@ -1,6 +1,7 @@
 //! Shared helpers: running the `luasocket-wasi` CLI with a deadline, and native peers.
 #![allow(dead_code)]
 
+pub mod pki;
 pub mod servers;
 
 use std::io::{BufRead, BufReader};
@@ -18,6 +19,21 @@ pub fn cli() -> Command {
 
 pub fn cache_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cache")
+}
+
+/// The path of a test script in tests/lua/.
+pub fn test_script(name: &str) -> String {
+    format!("{}/../tests/lua/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The `--dir` argument that lets test scripts `require` the modules beside them in
+/// tests/lua/ (the scheduler, `sched.lua`).
+pub fn test_lua_dir() -> String {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/lua");
+    let dir = dir
+        .canonicalize()
+        .expect("the repository's tests/lua/ directory");
+    format!("{}::/tests-lua", dir.display())
 }
 
 /// A fresh scratch directory for one test.

@@ -185,6 +185,29 @@ fixed(p.fragment, "frag", "parse http://a:80#frag: fragment")
 p = url.parse("//[::1]:81?q")
 fixed(p.host, "::1", "parse //[::1]:81?q: host")
 fixed(p.port, "81", "parse //[::1]:81?q: port")
+p = url.parse("http://example.com?email=a@b.com")
+fixed(p.host, "example.com", "parse ?email=a@b.com: host")
+fixed(p.query, "email=a@b.com", "parse ?email=a@b.com: query")
+p = url.parse("http://localhost:8080?user=a@b")
+fixed(p.port, "8080", "parse host:8080?user=a@b: port")
+fixed(p.query, "user=a@b", "parse host:8080?user=a@b: query")
+
+-- Where an "@" shows that a "?" or "#" belongs to a password, they stay in the userinfo,
+-- as LuaSocket 3.1 has them on purpose.
+fields(url.parse("scheme://user:pass$%?#wd@host:port/path;params?query#fragment"), {
+    scheme = "scheme", authority = "user:pass$%?#wd@host:port", userinfo = "user:pass$%?#wd",
+    user = "user", password = "pass$%?#wd", host = "host", port = "port", path = "/path",
+    params = "params", query = "query", fragment = "fragment",
+}, "parse: ? and # inside a password")
+for _, password in ipairs { "pass?#wd", "pass#wd", "pass?wd" } do
+    fields(url.parse("http://user:" .. password .. "@host/p?q#f"), {
+        scheme = "http", authority = "user:" .. password .. "@host",
+        userinfo = "user:" .. password, user = "user", password = password, host = "host",
+        path = "/p", query = "q", fragment = "f",
+    }, "parse: password " .. password)
+end
+eq(url.build(url.parse("http://user:pa?#ss@host/x")), "http://user:pa?#ss@host/x",
+    "build: a password with ? and # comes back as it was")
 
 -- invalid input
 local r1, r2 = url.parse("")

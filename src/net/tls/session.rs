@@ -222,7 +222,7 @@ impl Tls {
     /// Takes over a connected TCP object. A client verifies the server against `sni`'s
     /// name if one is set before the handshake, otherwise against the address it
     /// connected to.
-    pub fn new(tcp: Tcp, context: &Context) -> NetResult<Tls> {
+    pub fn new(mut tcp: Tcp, context: &Context) -> NetResult<Tls> {
         let peer = tcp.remote_address()?;
         let session = match context {
             Context::Client(config) => {
