@@ -224,5 +224,8 @@ fn a_udp_object_without_a_family_has_no_descriptor_until_used() {
         print(d:getfd(), d:close(), d:getfd())
         "#,
     );
-    assert_eq!(ok(&out), "-1.0\ttrue\ttrue\ntrue\ttrue\ttrue\n7.0\t1.0\t-1.0\n");
+    assert_eq!(
+        ok(&out),
+        "-1.0\ttrue\ttrue\ntrue\ttrue\ttrue\n7.0\t1.0\t-1.0\n"
+    );
 }

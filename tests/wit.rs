@@ -195,10 +195,7 @@ fn tcp_errors_options_and_a_server_resource() {
             Err(ErrorCode::ConnectionRefused)
         );
         // The connect reported the failure itself: nothing is left pending.
-        assert_eq!(
-            methods.call_last_error(&mut *store, c).await.unwrap(),
-            None
-        );
+        assert_eq!(methods.call_last_error(&mut *store, c).await.unwrap(), None);
         assert_eq!(
             methods
                 .call_connect(&mut *store, c, "10.1.2.3", 80)

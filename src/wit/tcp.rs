@@ -124,11 +124,19 @@ impl GuestTcpSocket for TcpResource {
     }
 
     fn local_address(&self) -> Result<Address, ErrorCode> {
-        self.0.borrow_mut().local_address().map(address).map_err(code)
+        self.0
+            .borrow_mut()
+            .local_address()
+            .map(address)
+            .map_err(code)
     }
 
     fn remote_address(&self) -> Result<Address, ErrorCode> {
-        self.0.borrow_mut().remote_address().map(address).map_err(code)
+        self.0
+            .borrow_mut()
+            .remote_address()
+            .map(address)
+            .map_err(code)
     }
 
     fn set_option(&self, name: String, value: OptionValue) -> Result<(), ErrorCode> {
