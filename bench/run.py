@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import instructions
+
 ROOT = Path(__file__).resolve().parent.parent
 LUA = ROOT / "bench" / "lua"
 CLI = ROOT / "target" / "release" / "luasocket-wasi"
@@ -41,6 +43,18 @@ for var in ("RUST_BACKTRACE", "RUST_LIB_BACKTRACE"):
 NATIVE = ["lua5.4"]
 COMPONENT = [str(CLI), "run", "--allow-net=127.0.0.1"]
 RUNTIMES = {"native": NATIVE, "component": COMPONENT}
+
+# Which scenarios also count instructions per operation under callgrind (set in main):
+# all of them in a full run, only ping-pong in a quick one (to check that counting works).
+COUNT = {"all": False, "pingpong": False}
+
+
+def counts(scenario, per_op_of):
+    """Instructions per operation for both runtimes, or None when not counted here.
+    `per_op_of(runtime)` measures one runtime."""
+    if not (COUNT["all"] or COUNT.get(scenario)):
+        return None
+    return {rt: per_op_of(rt) for rt in ("native", "component")}
 
 
 def free_port():
@@ -97,7 +111,7 @@ class Table:
         self.rows = []
         self.failures = []
 
-    def add(self, scenario, metric, results, higher_is_better, target=None, unit="", note=""):
+    def add(self, scenario, metric, results, higher_is_better, target=None, unit="", note="", instr=None):
         def summary(values):
             if not values:
                 return None, "n/a"
@@ -112,20 +126,35 @@ class Table:
         if ratio is not None and target is not None:
             ok = ratio >= target if higher_is_better else ratio <= target
             verdict = ("meets" if ok else "misses") + f" {'≥' if higher_is_better else '≤'}{target}×"
-        self.rows.append((scenario, metric, nat_text, comp_text, f"{ratio:.2f}" if ratio else "—", verdict))
-        print(f"{scenario:28} {metric:22} native {nat_text:32} component {comp_text:32} ratio {self.rows[-1][4]} {verdict}", flush=True)
+        self.rows.append((scenario, metric, nat_text, comp_text, f"{ratio:.2f}" if ratio else "—",
+                          instr_text(instr), verdict))
+        print(f"{scenario:28} {metric:22} native {nat_text:32} component {comp_text:32} ratio {self.rows[-1][4]} "
+              f"instr/op {self.rows[-1][5]} {verdict}", flush=True)
 
     def fail(self, scenario, error):
         """A scenario that could not be measured: a row that says so, and why."""
         why = first_line(error)
-        self.rows.append((scenario, "—", "—", "—", "—", f"**failed**: {why}"))
+        self.rows.append((scenario, "—", "—", "—", "—", "—", f"**failed**: {why}"))
         self.failures.append(scenario)
         print(f"{scenario:28} FAILED: {why}", flush=True)
 
     def markdown(self):
-        lines = ["| scenario | metric | native Lua 5.4 + LuaSocket | luasocket-wasi | ratio (component/native) | target |", "|---|---|---|---|---|---|"]
+        lines = ["| scenario | metric | native Lua 5.4 + LuaSocket | luasocket-wasi | ratio (component/native) "
+                 "| instructions per op, native / component (ratio) | target |", "|---|---|---|---|---|---|---|"]
         lines += ["| " + " | ".join(row) + " |" for row in self.rows]
         return "\n".join(lines)
+
+
+def instr_text(instr):
+    if not instr:
+        return "—"
+    nat, comp = instr["native"], instr["component"]
+    return f"{nat:,.0f} / {comp:,.0f} ({comp / nat:.1f}×)"
+
+
+def counted_script(rt, script, *args):
+    """Instructions of one run of a bench script under callgrind."""
+    return instructions.total(RUNTIMES[rt] + [str(LUA / script), *map(str, args)])
 
 
 def first_line(error, limit=200):
@@ -158,14 +187,30 @@ def bulk(table, size, reps):
         with Peer(*args):
             res = alternating(reps, lambda rt: run_script(rt, "bulk.lua", mode, port, size))
         mbps = {rt: [r["bytes"] / r["seconds"] / 1e6 for r in rs] for rt, rs in res.items()}
-        table.add(f"1. bulk TCP, {size >> 20} MiB", label, mbps, True, 1.2, "MB/s")
+        table.add(f"1. bulk TCP, {size >> 20} MiB", label, mbps, True, 1.2, "MB/s",
+                  instr=counts("bulk", lambda rt: bulk_per_64k(rt, mode)))
+
+
+def bulk_per_64k(rt, mode):
+    """Instructions per 64 KiB moved (4 and 36 MiB runs)."""
+    def at(mib):
+        port = free_port()
+        kind = "sink" if mode == "send" else "source"
+        args = (kind, port) if kind == "sink" else (kind, port, mib << 20)
+        with Peer(*args):
+            return counted_script(rt, "bulk.lua", mode, port, mib << 20)
+    return instructions.per_op(at, 4, 36, ops_per_unit=16)
 
 
 def pingpong(table, count, reps):
     port = free_port()
     with Peer("echo", port):
         res = alternating(reps, lambda rt: run_script(rt, "pingpong.lua", port, count))
-    table.add(f"2. ping-pong, {count} lines", "p50 latency", {rt: [r["p50_us"] for r in rs] for rt, rs in res.items()}, False, 1.2, "µs")
+        small, large = (200, 700) if count < 10_000 else (1000, 6000)
+        instr = counts("pingpong", lambda rt: instructions.per_op(
+            lambda n: counted_script(rt, "pingpong.lua", port, n), small, large))
+    table.add(f"2. ping-pong, {count} lines", "p50 latency", {rt: [r["p50_us"] for r in rs] for rt, rs in res.items()}, False, 1.2, "µs",
+              instr=instr)
     table.add(f"2. ping-pong, {count} lines", "p99 latency", {rt: [r["p99_us"] for r in rs] for rt, rs in res.items()}, False, None, "µs")
 
 
@@ -195,11 +240,31 @@ def udp(table, count, reps):
         r = parse(out.strip().splitlines()[-1])
         return {"received": r["received"], "rate": r["received"] / r["seconds"] if r["seconds"] else 0}
 
+    def send_count(rt, n):
+        port = free_port()
+        with Peer("udp-count", port, 1.0):
+            return counted_script(rt, "udp.lua", "send", port, n, 512)
+
+    def recv_count(rt, n):
+        port = free_port()
+        cmd = RUNTIMES[rt] + [str(LUA / "udp.lua"), "recv", port, n, 32]
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "cg.out"
+            proc = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *map(str, cmd)],
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                    env=dict(os.environ, LUASOCKET_WASI_CACHE=str(instructions.CACHE)))
+            assert proc.stdout.readline().strip() == "ready", f"{rt} udp.lua recv did not start under callgrind"
+            Peer("udp-window", "127.0.0.1", port, n, 512, 128, wait_ready=False).proc.wait()
+            proc.communicate(timeout=600)
+            return int(re.search(r"(?:summary|totals):\s*(\d+)", out.read_text()).group(1))
+
     res = alternating(reps, send)
-    table.add(f"3. UDP, {count} × 512 B", "sendto rate", {rt: [r["rate"] for r in rs] for rt, rs in res.items()}, True, 0.8, "dgram/s")
+    table.add(f"3. UDP, {count} × 512 B", "sendto rate", {rt: [r["rate"] for r in rs] for rt, rs in res.items()}, True, 0.8, "dgram/s",
+              instr=counts("udp", lambda rt: instructions.per_op(lambda n: send_count(rt, n), 2000, 12000)))
     table.add(f"3. UDP, {count} × 512 B", "received by peer", {rt: [r["received"] for r in rs] for rt, rs in res.items()}, True, None, "dgrams")
     res = alternating(reps, recv)
-    table.add(f"3. UDP, {count} × 512 B", "receive rate", {rt: [r["rate"] for r in rs] for rt, rs in res.items()}, True, 0.8, "dgram/s")
+    table.add(f"3. UDP, {count} × 512 B", "receive rate", {rt: [r["rate"] for r in rs] for rt, rs in res.items()}, True, 0.8, "dgram/s",
+              instr=counts("udp", lambda rt: instructions.per_op(lambda n: recv_count(rt, n), 2000, 12000)))
     table.add(f"3. UDP, {count} × 512 B", "received", {rt: [r["received"] for r in rs] for rt, rs in res.items()}, True, None, "dgrams")
 
 
@@ -224,10 +289,29 @@ def select_loop(table, connections, lines, reps, runtimes=("native", "component"
         r = parse(out.strip().splitlines()[-1])
         return r["echoes"] / r["seconds"]
 
+    def echo_count(rt, n_lines):
+        port = free_port()
+        cmd = RUNTIMES[rt] + [str(LUA / "select_server.lua"), port, 100, n_lines]
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "cg.out"
+            server = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *map(str, cmd)],
+                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                      env=dict(os.environ, LUASOCKET_WASI_CACHE=str(instructions.CACHE)))
+            assert server.stdout.readline().strip() == "ready", f"{rt} select server did not start under callgrind"
+            with Peer("clients", port, 100, n_lines, wait_ready=False) as clients:
+                clients.result(timeout=900)
+            server.communicate(timeout=900)
+            return int(re.search(r"(?:summary|totals):\s*(\d+)", out.read_text()).group(1))
+
     res = alternating(reps, measure, runtimes)
     # The target for this scenario is that it works: all the connections in one select.
     note = f"meets: {connections:,} sockets in one select" if runtimes == ("component",) else ""
-    table.add(f"4. select, {connections} connections", f"echoes/s ({lines} lines each)", res, True, None, "/s", note)
+    instr = None
+    if len(runtimes) == 2:
+        # Per echo, 100 connections: 5 and 25 lines each.
+        instr = counts("select", lambda rt: instructions.per_op(lambda n: echo_count(rt, n), 5, 25, ops_per_unit=100))
+    table.add(f"4. select, {connections} connections", f"echoes/s ({lines} lines each)", res, True, None, "/s", note,
+              instr=instr)
 
 
 def nginx(root, tls=None):
@@ -272,7 +356,11 @@ def http(table, small, big, reps):
             for path, count, label in [("small.txt", small, "17 B body"), ("big.bin", big, "1 MiB body")]:
                 url = f"http://127.0.0.1:{port}/{path}"
                 res = alternating(reps, lambda rt: run_script(rt, "http.lua", url, count))
-                table.add("5. socket.http GET (nginx)", label, {rt: [r["requests"] / r["seconds"] for r in rs] for rt, rs in res.items()}, True, 0.8, "req/s")
+                small, large = (20, 120) if path == "small.txt" else (2, 12)
+                instr = counts("http", lambda rt: instructions.per_op(
+                    lambda n: counted_script(rt, "http.lua", url, n), small, large))
+                table.add("5. socket.http GET (nginx)", label, {rt: [r["requests"] / r["seconds"] for r in rs] for rt, rs in res.items()}, True, 0.8, "req/s",
+                          instr=instr)
         finally:
             proc.terminate()
             proc.wait()
@@ -350,7 +438,9 @@ def startup(table, runs):
         return (time.perf_counter() - t) * 1000
 
     res = alternating(runs, measure)
-    table.add("6. start-up", "to first line printed", res, False, 2.0, "ms")
+    # The whole run is the operation here.
+    instr = counts("startup", lambda rt: instructions.total(cmds[rt]))
+    table.add("6. start-up", "to first line printed", res, False, 1.5, "ms", instr=instr)
 
 
 def memory(table, instances):
@@ -364,7 +454,7 @@ def memory(table, instances):
         "component": ["/usr/bin/time", "-f", "%M", str(CLI), "-e", 'require("socket") require("socket").sleep(0.2)'],
     }
     res = {rt: [float(subprocess.run(cmd, capture_output=True, text=True).stderr.strip().splitlines()[-1])] for rt, cmd in cmds.items()}
-    table.add("7. memory", "idle process RSS", res, False, None, "KiB")
+    table.add("7. memory", "idle process RSS", res, False, 2.0, "KiB")
     table.add("7. memory", f"per instance, {instances} in one host", {"component": [last["per_instance_kib"]]}, False, None, "KiB")
 
 
@@ -387,6 +477,9 @@ def main():
     opts = ap.parse_args()
     q = opts.quick
     reps = 1 if q else 5
+    if instructions.available():
+        COUNT["all"], COUNT["pingpong"] = not q, True
+        instructions.warm(CLI)
     started, load_before = time.monotonic(), os.getloadavg()
     table = Table()
     measure_all(table, [
@@ -410,6 +503,14 @@ def main():
     return 0
 
 
+def noisy(before, after):
+    """What the load says about the wall-clock figures."""
+    if max(before[0], after[0]) > 1:
+        return ("**noisy**: the load was above 1, so other processes competed for the CPUs and the "
+                "wall-clock figures (less so the ratios: runs alternate) are not a quiet machine's.")
+    return "quiet (load at most 1)."
+
+
 def write_report(out, table, reps, started, load_before):
     minutes = (time.monotonic() - started) / 60
     load_after = os.getloadavg()
@@ -424,8 +525,10 @@ def write_report(out, table, reps, started, load_before):
         "<!-- Generated by `./dev bench` (bench/run.py); the analysis comes from bench/NOTES.md. -->\n\n"
         f"Measured {stamp} on {machine()}, by `./dev bench` (bench/run.py), in {minutes:.1f} minutes.\n"
         f"Load average (1 min) {load_before[0]:.2f} before and {load_after[0]:.2f} after the run, on\n"
-        f"{os.cpu_count()} CPUs: anything well above 1 means other processes competed for the CPUs and\n"
-        "the wall-clock figures below are noisy (the ratios less so: runs alternate).\n\n"
+        f"{os.cpu_count()} CPUs: {noisy(load_before, load_after)}\n\n"
+        "Instructions per operation are counted by callgrind (bench/instructions.py): user space\n"
+        "only, the same whatever else the machine is doing; they are the figures to compare\n"
+        "between runs.\n\n"
         f"Each cell is the median of {reps} runs (start-up: 30) with the range in brackets; runs\n"
         "alternate native and component. Peers are native programs in other processes\n"
         "(bench/peer.rs) or nginx. Ratios are component/native: above 1 is faster for throughput,\n"
