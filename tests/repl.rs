@@ -128,7 +128,7 @@ fn plain(bytes: &[u8]) -> String {
         if c == '\x1b' {
             if chars.peek() == Some(&'[') {
                 chars.next();
-                while let Some(c) = chars.next() {
+                for c in chars.by_ref() {
                     if c.is_ascii_alphabetic() || c == '~' {
                         break;
                     }
