@@ -153,6 +153,8 @@ fn it_reads_evaluates_and_prints_as_lua_does() {
     assert_eq!(t.enter("print(1, nil)"), "1\tnil");
     assert_eq!(t.enter("x = 41"), "");
     assert_eq!(t.enter("x + 1"), "42");
+    // `arg` as lua.c makes it with no script: the interpreter at 0, nothing after.
+    assert!(t.enter("#arg, arg[0]").starts_with("0\t/"));
     // An unfinished statement asks for more with >>.
     t.type_keys("for i = 1, 2 do\r");
     t.expect(">> ");

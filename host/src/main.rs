@@ -174,6 +174,14 @@ impl Plan {
                 print_results: false,
             });
         }
+        // lua.c creates `arg` before anything runs, so the loop has it even with nothing
+        // else to do: an empty step carries it there.
+        if steps.is_empty() && interactive {
+            steps.push(Planned {
+                invocation: chunk(COMMAND_LINE.into(), Vec::new(), Vec::new()),
+                print_results: false,
+            });
+        }
         // `arg` is set once, before the first step, as lua.c creates it.
         if let Some(first) = steps.first_mut() {
             first.invocation.arg_table = cmd.arg_table.clone();
