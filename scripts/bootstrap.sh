@@ -108,10 +108,12 @@ lua_redis() {
 
 # What the test suite and benchmarks run against: native Lua + LuaSocket for
 # comparisons, nginx for HTTP, aiosmtpd for SMTP, pyftpdlib for FTP, redis-server for
-# the lua-redis client.
+# the lua-redis client, luarocks to install rocks into local trees.
 test_deps() {
     # curl and lua-sec: the TLS tests' client and the HTTPS benchmark's native baseline.
-    apt_install lua5.4 lua-socket lua-sec nginx python3 redis-server openssl curl
+    # luarocks, with Lua 5.4's headers and gcc for its C rock: tests/rocks.rs.
+    apt_install lua5.4 lua-socket lua-sec nginx python3 redis-server openssl curl \
+        luarocks liblua5.4-dev gcc libc6-dev
     if ! python3 -c 'import aiosmtpd, pyftpdlib' 2>/dev/null; then
         python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
         say "pip install $python_servers"

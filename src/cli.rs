@@ -126,16 +126,19 @@ fn run(argv: &[String]) -> Result<Ended, String> {
     }
 }
 
+/// A script as `lua` reads one: a first line starting with `#` is skipped.
 fn read_script(path: &str) -> Result<(String, Vec<u8>), String> {
-    if path == "-" {
+    let (name, source) = if path == "-" {
         let mut source = Vec::new();
         std::io::stdin()
             .read_to_end(&mut source)
             .map_err(|e| format!("cannot read stdin: {e}"))?;
-        return Ok(("=stdin".into(), source));
-    }
-    let source = std::fs::read(path).map_err(|e| format!("cannot open {path}: {e}"))?;
-    Ok((format!("@{path}"), source))
+        ("=stdin".to_owned(), source)
+    } else {
+        let source = std::fs::read(path).map_err(|e| format!("cannot open {path}: {e}"))?;
+        (format!("@{path}"), source)
+    };
+    Ok((name, runner::skip_shebang(&source).to_vec()))
 }
 
 fn describe(failure: Failure) -> String {

@@ -4,9 +4,11 @@
 //! - [`lua`]: the Lua face of the core (`require "socket"`), and of [`mime`].
 //! - [`mime`]: MIME's low-level codecs (base64, quoted-printable, line wrapping).
 //! - `wit`: the WIT face of the same core (the exported interfaces).
-//! - [`runner`]: Lua states and running chunks; [`cli`]: the `wasi:cli/run` command.
+//! - [`runner`]: Lua states and running chunks; [`interactive`]: the read-eval-print
+//!   loop's input; [`cli`]: the `wasi:cli/run` command.
 
 pub mod cli;
+pub mod interactive;
 pub mod lua;
 pub mod mime;
 pub mod net;
@@ -23,6 +25,8 @@ pub const VERSION: &str = concat!(
 wit_bindgen::generate!({
     world: "luasocket",
     path: "wit",
+    // `eval` takes a wasi:io pollable: the very type the wasip2 crate binds.
+    with: { "wasi:io/poll@0.2.12": wasip2::io::poll },
     generate_all,
 });
 

@@ -126,7 +126,79 @@ pub fn new_state() -> mlua::Result<Lua> {
     lua.load(HARDEN_DEBUG).set_name("=harden").exec()?;
     crate::lua::harden::install(&lua)?;
     crate::lua::install(&lua)?;
+    lua.load(NO_C_MODULES).set_name("=cmodules").exec()?;
+    warnings::install(&lua);
     Ok(lua)
+}
+
+/// `require`'s searchers for C modules (the third and fourth), replaced: the component
+/// cannot load native code, and Lua's own searchers said only "dynamic libraries not
+/// enabled; check your Lua installation" about a module that is there. These look along
+/// `package.cpath` the same way and, where a C module is found, fail with the reason.
+/// A Lua module of the same name still wins: its searcher comes first.
+const NO_C_MODULES: &str = r#"
+local package, error, find, sub = package, error, string.find, string.sub
+local function refuse(name, file)
+    error(("error loading module '%s' from file '%s':\n\t"):format(name, file)
+        .. "C modules cannot load in the sandbox (luasocket-wasi runs Lua modules only)", 0)
+end
+local function c_module(name)
+    local file, missing = package.searchpath(name, package.cpath)
+    if not file then return missing end
+    refuse(name, file)
+end
+-- The all-in-one loader: `a.b` inside the C library of `a`.
+local function c_root(name)
+    local dot = find(name, ".", 1, true)
+    if not dot then return nil end
+    local file, missing = package.searchpath(sub(name, 1, dot - 1), package.cpath)
+    if not file then return missing end
+    refuse(name, file)
+end
+package.searchers[3] = c_module
+package.searchers[4] = c_root
+"#;
+
+/// `warn` as `lua` has it (lauxlib's warning function): off until `warn("@on")` (or the
+/// CLI's `-W`), then `Lua warning: ` and the message on stderr, pieces joined. mlua's
+/// state starts with no warning function, so `warn` did nothing at all.
+mod warnings {
+    use std::cell::Cell;
+    use std::io::Write;
+
+    use mlua::Lua;
+
+    pub fn install(lua: &Lua) {
+        let on = Cell::new(false);
+        let continuing = Cell::new(false);
+        lua.set_warning_function(move |_, message, more| {
+            if !continuing.get() {
+                // Control messages are whole messages starting with '@'.
+                if !more && message.starts_with('@') {
+                    match message {
+                        "@on" => on.set(true),
+                        "@off" => on.set(false),
+                        _ => {}
+                    }
+                    return Ok(());
+                }
+                if !on.get() {
+                    return Ok(());
+                }
+            }
+            let mut line = String::new();
+            if !continuing.get() {
+                line.push_str("Lua warning: ");
+            }
+            line.push_str(message);
+            if !more {
+                line.push('\n');
+            }
+            continuing.set(more);
+            let _ = std::io::stderr().write_all(line.as_bytes());
+            Ok(())
+        });
+    }
 }
 
 /// Lua's allocator. mlua's aborts the instance when the underlying allocation fails, which
@@ -326,6 +398,15 @@ impl Session {
         }
     }
 
+    /// One step of a command line in this state: `arg` set (unless `arg_table` is empty),
+    /// then the chunk run with its arguments, as [`run`] does in a fresh state.
+    pub fn exec(&self, inv: Invocation) -> Result<Completion, Failure> {
+        self.set_arg_table(inv.arg_table)?;
+        let completion = self.run_chunk(inv.chunk_name, &inv.source, inv.args);
+        flush_stdio();
+        completion
+    }
+
     /// Runs a chunk and returns its values as they are (a plugin's `load`).
     pub fn load(&self, chunk_name: String, source: &[u8]) -> Result<MultiValue, Failure> {
         let result = self
@@ -350,17 +431,25 @@ impl Session {
     }
 
     fn compile(&self, chunk_name: String, source: &[u8]) -> Result<Function, Failure> {
+        self.compile_raw(&chunk_name, source).map_err(failure)
+    }
+
+    /// Compiles, keeping mlua's error (which tells an incomplete statement apart).
+    pub(crate) fn compile_raw(&self, chunk_name: &str, source: &[u8]) -> mlua::Result<Function> {
         // Text only: precompiled chunks can break the VM's memory safety.
         self.lua
             .load(source)
             .set_name(chunk_name)
             .set_mode(mlua::chunk::ChunkMode::Text)
             .into_function()
-            .map_err(failure)
     }
 
     /// Calls `f` under the message handler; errors come back with their traceback.
-    fn protected_call(&self, f: Function, args: MultiValue) -> Result<MultiValue, Failure> {
+    pub(crate) fn protected_call(
+        &self,
+        f: Function,
+        args: MultiValue,
+    ) -> Result<MultiValue, Failure> {
         let mut call_args = MultiValue::with_capacity(args.len() + 2);
         call_args.push_back(Value::Function(f));
         call_args.push_back(Value::Function(self.handler.clone()));
@@ -384,7 +473,7 @@ impl Session {
         self.exit_code.call::<Option<i32>>(()).ok().flatten()
     }
 
-    fn exit_as_failure(&self, result: Result<MultiValue, Failure>) -> Result<MultiValue, Failure> {
+    pub(crate) fn exit_as_failure<T>(&self, result: Result<T, Failure>) -> Result<T, Failure> {
         match self.take_exit() {
             Some(code) => Err(Failure::Exited(code)),
             None => result,
@@ -407,7 +496,7 @@ fn error_value(value: Option<Value>) -> Failure {
     }
 }
 
-fn failure(e: mlua::Error) -> Failure {
+pub(crate) fn failure(e: mlua::Error) -> Failure {
     match e {
         mlua::Error::SyntaxError { message, .. } => Failure::Syntax(message),
         mlua::Error::MemoryError(message) => Failure::OutOfMemory(message),
@@ -454,6 +543,21 @@ pub fn flush_stdio() {
     unsafe { fflush(std::ptr::null_mut()) };
 }
 
+/// A script file's source as `lua` reads it (luaL_loadfilex): a UTF-8 byte-order mark
+/// dropped, and a first line starting with `#` (`#!/usr/bin/env lua`) emptied, its
+/// newline kept so that line numbers in messages stay right. Only for files and stdin:
+/// `-e` chunks are taken as they are, as `lua` takes them.
+pub fn skip_shebang(source: &[u8]) -> &[u8] {
+    let source = source.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(source);
+    if !source.starts_with(b"#") {
+        return source;
+    }
+    match source.iter().position(|&b| b == b'\n') {
+        Some(end) => &source[end..],
+        None => &[],
+    }
+}
+
 /// The `arg` table `lua` builds: every argv entry, indexed relative to the script's
 /// position (negative for the interpreter and its options, 0 for the script).
 pub fn arg_table(argv: &[String], script: usize) -> Vec<(i32, String)> {
@@ -461,4 +565,20 @@ pub fn arg_table(argv: &[String], script: usize) -> Vec<(i32, String)> {
         .enumerate()
         .map(|(i, a)| (i as i32 - script as i32, a.clone()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_first_line_starting_with_hash_is_skipped_and_its_line_kept() {
+        assert_eq!(
+            skip_shebang(b"#!/usr/bin/env lua\nprint(1)\n"),
+            b"\nprint(1)\n"
+        );
+        assert_eq!(skip_shebang(b"#"), b"");
+        assert_eq!(skip_shebang(b"\xEF\xBB\xBF#!lua\nx"), b"\nx");
+        assert_eq!(skip_shebang(b"x = 1 # 2\n"), b"x = 1 # 2\n");
+    }
 }

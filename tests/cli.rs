@@ -194,8 +194,8 @@ fn odd_arguments_are_refused_with_exit_2_never_a_panic() {
     let e = || OsString::from("-e");
     let cases: Vec<(Vec<OsString>, &str)> = vec![
         (
-            vec![e(), "print(...)".into(), raw(b"\xff")],
-            "script argument arg[3] is not valid UTF-8: '\u{fffd}'",
+            vec![e(), x(), raw(b"s.lua"), raw(b"\xff")],
+            "script argument arg[1] is not valid UTF-8: '\u{fffd}'",
         ),
         (
             vec![raw(b"s.lua"), "ok".into(), raw(b"a\xffb")],
@@ -325,4 +325,192 @@ fn a_script_exiting_with_a_limit_status_prints_nothing() {
         assert_eq!(out.status.code(), Some(code));
         assert_eq!(stderr(&out), "", "only a limit that fired names itself");
     }
+}
+
+fn run_cli(args: &[&str], setup: impl FnOnce(&mut std::process::Command)) -> std::process::Output {
+    let mut cmd = cli();
+    cmd.args(args);
+    setup(&mut cmd);
+    run_within(cmd, Duration::from_secs(60))
+}
+
+#[test]
+fn steps_run_in_order_in_one_state_then_the_script() {
+    let dir = scratch("steps");
+    let script = dir.join("s.lua");
+    std::fs::write(&script, "print('script', x, u.escape('a b'), ...)").unwrap();
+    let script = script.to_str().unwrap();
+    // lua5.4 -e 'x = 1' -l u=socket.url -e 'x = x + 1' s.lua a: options go on after -e.
+    let out = run_cli(
+        &[
+            "-e",
+            "x = 1",
+            "-lu=socket.url",
+            "-e",
+            "x = x + 1",
+            script,
+            "a",
+        ],
+        |_| {},
+    );
+    assert_eq!(ok(&out), "script\t2\ta%20b\ta\n");
+    let out = run_cli(&["-l", "socket", "-e", "return socket._VERSION"], |_| {});
+    assert_eq!(ok(&out), "LuaSocket 3.1.0\n");
+    let out = run_cli(&["-l", "no.such.module"], |_| {});
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("module 'no.such.module' not found"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn warnings_are_off_until_w_or_warn_on() {
+    let out = run_cli(&["-e", "warn('quiet')"], |_| {});
+    assert_eq!(stderr(&out), "");
+    let out = run_cli(
+        &["-W", "-e", "warn('lo', 'ud') warn('@off') warn('x')"],
+        |_| {},
+    );
+    assert_eq!(stderr(&out), "Lua warning: loud\n");
+}
+
+#[test]
+fn version_then_steps_and_no_script_means_stdin() {
+    let out = run_cli(&["-v"], |_| {});
+    assert!(ok(&out).starts_with("luasocket-wasi "), "{}", stdout(&out));
+    let out = run_cli(&["-v", "-e", "print('after')"], |_| {});
+    assert!(ok(&out).ends_with(")\nafter\n"), "{}", stdout(&out));
+    // No script, no -e, stdin not a terminal: stdin is the script, as for lua5.4.
+    let mut cmd = cli();
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    std::io::Write::write_all(
+        &mut child.stdin.take().unwrap(),
+        b"#!/usr/bin/env lua\nprint('from stdin', arg[0])",
+    )
+    .unwrap();
+    let out = wait_within(child, Duration::from_secs(60));
+    assert!(ok(&out).starts_with("from stdin\t"), "{}", stdout(&out));
+}
+
+#[test]
+fn a_first_line_starting_with_hash_is_skipped_in_files_not_in_chunks() {
+    let dir = scratch("shebang");
+    let script = dir.join("s.lua");
+    std::fs::write(
+        &script,
+        "#!/usr/bin/env lua\nprint('ran')\nerror('on line 3')\n",
+    )
+    .unwrap();
+    let out = run_cli(&[script.to_str().unwrap()], |_| {});
+    assert_eq!(stdout(&out), "ran\n");
+    assert!(
+        stderr(&out).contains("s.lua:3: on line 3"),
+        "line numbers kept: {}",
+        stderr(&out)
+    );
+    let out = run_cli(&["-e", "#!x\nprint(1)"], |_| {});
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("unexpected symbol near '#'"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn the_guest_sees_only_the_variables_it_is_given() {
+    let probe = "print(os.getenv('A'), os.getenv('B'), os.getenv('HOME'))";
+    let out = run_cli(&["-e", probe], |c| {
+        c.env("A", "host").env("HOME", "/home/x");
+    });
+    assert_eq!(ok(&out), "nil\tnil\tnil\n", "nothing by default");
+    let out = run_cli(&["--env", "A=1=2", "--env", "B", "-e", probe], |c| {
+        c.env("B", "from host").env("HOME", "/home/x");
+    });
+    assert_eq!(ok(&out), "1=2\tfrom host\tnil\n");
+}
+
+#[test]
+fn lua_variables_are_read_only_when_asked_and_not_under_e() {
+    let dir = scratch("lua-env");
+    std::fs::write(dir.join("m.lua"), "return 'module m'").unwrap();
+    let path = format!("{}/?.lua;;", dir.display());
+    let probe = "print(x, pcall(require, 'm'))";
+    let env = |c: &mut std::process::Command| {
+        c.env("LUA_INIT", "x = 'init'")
+            .env("LUA_PATH", &path)
+            .env_remove("LUA_INIT_5_4")
+            .env_remove("LUA_PATH_5_4");
+    };
+    let out = run_cli(&["-e", probe], env);
+    assert!(
+        ok(&out).starts_with("nil\tfalse\tmodule 'm' not found"),
+        "{}",
+        stdout(&out)
+    );
+    let dirflag = format!("{}:ro", dir.display());
+    let out = run_cli(&["--lua-env", "--dir", &dirflag, "-e", probe], env);
+    assert!(
+        ok(&out).starts_with("init\ttrue\tmodule m"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run_cli(
+        &["--lua-env", "-E", "--dir", &dirflag, "-e", "print(x)"],
+        env,
+    );
+    assert_eq!(ok(&out), "nil\n", "-E wins");
+    // The _5_4 forms come first; LUA_INIT=@file runs the file.
+    let init = dir.join("init.lua");
+    std::fs::write(&init, "#!shebang too\nx = 'from file'").unwrap();
+    let out = run_cli(&["--lua-env", "-e", "print(x)"], |c| {
+        env(c);
+        c.env("LUA_INIT_5_4", format!("@{}", init.display()));
+    });
+    assert_eq!(ok(&out), "from file\n");
+    let out = run_cli(&["--lua-env", "-e", "print(1)"], |c| {
+        c.env("LUA_INIT", "error('in init')");
+    });
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("LUA_INIT:1: in init"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn read_only_directories_and_a_temporary_one() {
+    let dir = scratch("ro");
+    std::fs::write(dir.join("f"), "data").unwrap();
+    let ro = format!("{}::/ro:ro", dir.display());
+    let out = run_cli(
+        &[
+            "--dir",
+            &ro,
+            "-e",
+            "print(io.open('/ro/f'):read('a'), io.open('/ro/g', 'w'))",
+        ],
+        |_| {},
+    );
+    assert_eq!(ok(&out), "data\tnil\t/ro/g: Operation not permitted\t63\n");
+    assert!(!dir.join("g").exists());
+    let out = run_cli(&["-e", "print(pcall(os.tmpname))"], |_| {});
+    assert_eq!(ok(&out), "false\tnot supported on WASI\n");
+    let tmp = scratch("tmpdir");
+    let chunk = "local n = os.tmpname() local f = io.tmpfile() f:write('x') f:seek('set') \
+                 print(n:match('^/tmp/lua_%w%w%w%w%w%w$') ~= nil, f:read('a'), package.path:find('/tmp/') == nil)";
+    let out = run_cli(&["--tmpdir", tmp.to_str().unwrap(), "-e", chunk], |_| {});
+    assert_eq!(ok(&out), "true\tx\ttrue\n");
+    let made: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    assert_eq!(
+        made.len(),
+        1,
+        "os.tmpname's file stays; io.tmpfile's is gone"
+    );
 }

@@ -65,6 +65,10 @@ fn imports_are_only_standard_wasi() {
 
 /// Runs the component's `wasi:cli/run` with `args`, network inherited as with `-S inherit-network`.
 fn run_command(args: &[&str]) -> (bool, String) {
+    run_command_with_stdin(args, b"")
+}
+
+fn run_command_with_stdin(args: &[&str], stdin: &[u8]) -> (bool, String) {
     let engine = engine();
     let component = component(&engine);
     let mut linker = Linker::<Plain>::new(&engine);
@@ -74,6 +78,9 @@ fn run_command(args: &[&str]) -> (bool, String) {
     // What `wasmtime run -S inherit-network -S allow-ip-name-lookup` configures.
     builder
         .args(args)
+        .stdin(wasmtime_wasi::p2::pipe::MemoryInputPipe::new(
+            stdin.to_vec(),
+        ))
         .stdout(stdout.clone())
         .inherit_stderr()
         .inherit_network()
@@ -119,4 +126,14 @@ fn runs_as_a_plain_command_with_network() {
     assert!(accepting.join().unwrap());
     let (ok, out) = run_command(&["luasocket_wasi.wasm", "-e", "error('x')"]);
     assert!(!ok, "an error fails the command: {out}");
+}
+
+#[test]
+fn a_script_s_first_line_starting_with_hash_is_skipped() {
+    let script = b"#!/usr/bin/env -S wasmtime run luasocket_wasi.wasm\nprint(arg[0], ...)\n";
+    let (ok, out) = run_command_with_stdin(&["luasocket_wasi.wasm", "-", "a"], script);
+    assert!(ok, "{out}");
+    assert_eq!(out, "-\ta\n");
+    let (ok, _) = run_command(&["luasocket_wasi.wasm", "-e", "#!x\nprint(1)"]);
+    assert!(!ok, "-e chunks are taken as they are");
 }

@@ -62,6 +62,10 @@ pub enum CallError {
     Trapped(String),
     #[error("the instance is unusable after an earlier trap or limit")]
     Unusable,
+    /// An interrupted input (`Session::eval`) did not stop within this grace period, so
+    /// the call was taken away, and the instance with it.
+    #[error("the input did not stop within {0:?} of the interrupt")]
+    Interrupted(Duration),
     #[error("bad value from the plugin: {0}")]
     Value(#[from] ValueError),
 }
@@ -113,6 +117,14 @@ impl Instance {
     /// Runs a chunk in a fresh Lua state inside this instance.
     pub async fn run(&mut self, invocation: &Invocation) -> Outcome {
         let result = guarded!(self, |store, lua| lua.call_run(store, invocation));
+        self.outcome(result)
+    }
+
+    /// What the result of running a chunk (`run`, or a session's `exec`) comes to.
+    pub(crate) fn outcome(
+        &self,
+        result: Result<Result<Completion, Failure>, CallError>,
+    ) -> Outcome {
         match result {
             Ok(Ok(Completion::Returned(values))) => Outcome::Returned(values),
             Ok(Ok(Completion::Exited(code))) => Outcome::Exited(code),
@@ -128,7 +140,7 @@ impl Instance {
 
     /// Before a call: refuses if unusable, resets the per-call meters, and says how long
     /// the call may take.
-    fn begin_call(&mut self) -> Result<Option<Duration>, CallError> {
+    pub(crate) fn begin_call(&mut self) -> Result<Option<Duration>, CallError> {
         if self.unusable {
             return Err(CallError::Unusable);
         }
@@ -137,7 +149,10 @@ impl Instance {
     }
 
     /// After a call: a trap or a limit makes the instance unusable, and is named.
-    fn end_call<T>(&mut self, result: Result<wasmtime::Result<T>, Limit>) -> Result<T, CallError> {
+    pub(crate) fn end_call<T>(
+        &mut self,
+        result: Result<wasmtime::Result<T>, Limit>,
+    ) -> Result<T, CallError> {
         match result {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => {

@@ -3,6 +3,7 @@
 //! - [`policy`]: what a script may reach on the network;
 //! - [`runtime`]: the engine and compiled component, making sandboxed instances;
 //! - [`instance`]: one instance: runs, plugins, direct use of the socket resources;
+//! - [`session`]: one Lua state for a command line's steps and typed input (the REPL);
 //! - [`limits`]: memory, CPU, wall-clock and socket limits;
 //! - [`handles`]: counting sockets and host handles;
 //! - [`files`]: file opens that cannot block (regular files and directories only);
@@ -18,12 +19,14 @@ pub mod cache;
 pub mod component;
 pub mod files;
 pub mod handles;
+#[macro_use]
 pub mod instance;
 pub mod limits;
 pub mod lookup;
 pub mod policy;
 pub mod readiness;
 pub mod runtime;
+pub mod session;
 pub mod stdio;
 pub mod value;
 
@@ -33,6 +36,8 @@ pub mod bindings {
         world: "luasocket",
         path: "../wit",
         exports: { default: async },
+        // `state.eval` takes a pollable: wasmtime-wasi's own, from its resource table.
+        with: { "wasi:io/poll": wasmtime_wasi_io::bindings::wasi::io::poll },
     });
 }
 
@@ -41,4 +46,5 @@ pub use instance::{CallError, Instance, Outcome, Plugin};
 pub use limits::{Limit, Limits};
 pub use policy::{NetPolicy, Rule};
 pub use runtime::{Pool, Preopen, RunResult, Runtime, RuntimeOptions, Sandbox};
+pub use session::{Interrupt, Session};
 pub use value::LuaValue;

@@ -1,42 +1,69 @@
 //! The `luasocket-wasi` command: the `lua` interpreter, sandboxed.
 //!
-//!   luasocket-wasi [run] [options] script.lua [args...]
-//!   luasocket-wasi [options] -e 'chunk' [args...]
+//!   luasocket-wasi [run] [options] [script.lua [args...]]
+//!
+//! Options are `lua`'s (`-e`, `-l`, `-i`, `-v`, `-E`, `-W`, `--`, `-`) and the sandbox's.
+//! With no script and no `-e`, a terminal on stdin gets the read-eval-print loop
+//! (`cli/repl.rs`), anything else is read as the script, as `lua` does it.
 
-use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
+#[path = "cli/args.rs"]
+mod args;
+#[path = "cli/repl.rs"]
+mod repl;
+
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use luasocket_wasi_host::policy::NetPolicy;
-use luasocket_wasi_host::{Failure, Invocation};
+use luasocket_wasi_host::runtime::package_path;
+use luasocket_wasi_host::{Failure, Invocation, Session};
 use luasocket_wasi_host::{Limit, Outcome, Preopen, Runtime, Sandbox};
 
+use args::{Command, Script, Step};
+
 const USAGE: &str = "\
-usage: luasocket-wasi [run] [options] script.lua [args...]
-       luasocket-wasi [options] -e 'chunk' [args...]
+usage: luasocket-wasi [run] [options] [script.lua [args...]]
 
-Runs Lua 5.4 with LuaSocket inside a WebAssembly sandbox. `-` reads the script from stdin.
-Values returned by an -e chunk are printed.
+Runs Lua 5.4 with LuaSocket inside a WebAssembly sandbox, taking what lua5.4 takes.
+With no script and no -e, a terminal on stdin starts the interactive loop, and anything
+else on stdin is run as the script. Values returned by an -e chunk are printed.
 
-options:
+Lua's options:
+  -e CHUNK              run CHUNK (several may be given; they run in order)
+  -l MOD, -l G=MOD      require MOD into the global MOD (or G)
+  -i                    the interactive loop after the script (implies -v)
+  -v, --version         print the version
+  -E                    read no LUA_* variable, even with --lua-env
+  -W                    turn warnings on
+  --                    stop handling options (the next argument is the script)
+  -                     stop handling options, and run stdin as the script
+
+The sandbox's options (nothing is reachable unless given):
   --allow-net[=LIST]    network access, denied by default. LIST is comma-separated
                         HOST[:PORT[-PORT]] rules: an IP (IPv6 in brackets), a CIDR
                         (10.0.0.0/8), a name (example.org: may be looked up, and its
                         addresses reached), or * for any host. No LIST: everything.
-  --dir HOST[::GUEST]   make a host directory visible as GUEST (default: the same path),
-                        read-write; Lua modules in it are found by require.
+  --dir HOST[::GUEST][:ro]
+                        make a host directory visible as GUEST (default: the same path),
+                        read-write, or read-only with :ro; require finds Lua modules in it
+  --rocks-tree DIR      a LuaRocks tree (luarocks --tree DIR), read-only, with its
+                        share/lua/5.4 on package.path (C modules cannot load)
+  --tmpdir DIR          DIR, read-write, as /tmp: os.tmpname and io.tmpfile work there
+  --env NAME[=VALUE]    set NAME for os.getenv (no VALUE: the host's value of NAME)
+  --lua-env             take LUA_INIT, LUA_PATH and LUA_CPATH (or their _5_4 forms)
+                        from the host's environment; without it, none is read
   --timeout SECS        stop after SECS of wall-clock time, blocked in I/O or not
   --cpu-limit SECS      stop after SECS spent running Lua (10 ms granularity)
   --max-memory MB       cap the instance's memory; Lua errors with \"not enough memory\"
   --max-sockets N       sockets the script may hold at once (default 16384; 0: no
                         limit); past it, creating or accepting one fails with
                         \"too many open files\"
-  -e CHUNK              run CHUNK instead of a script
-  -v, --version         print the version
   -h, --help            print this help
+Limits apply to each step (LUA_INIT, each -l and -e, the script) and to each input of
+the interactive loop.
 
 exit status: the script's os.exit(n) status (n's low 8 bits, as the OS keeps them); 0 when
 it ends normally, and for --help and --version; 1 when it raises an error (or calls
@@ -58,245 +85,19 @@ mod status {
     pub const TRAP: u8 = 125;
 }
 
-/// What the command line asks for.
-#[derive(Debug, Default)]
-struct Command {
-    sandbox: Sandbox,
-    /// Lua chunk from -e, or a script.
-    chunk: Option<Chunk>,
-    /// Arguments after the script, and the whole command line for `arg`.
-    script_args: Vec<String>,
-    arg_table: Vec<(i32, String)>,
-    version: bool,
-    help: bool,
-}
+const VERSION: &str = concat!(
+    "luasocket-wasi ",
+    env!("CARGO_PKG_VERSION"),
+    " (Lua 5.4, LuaSocket 3.1.0)"
+);
 
-#[derive(Debug)]
-enum Chunk {
-    /// Lua source is bytes: an -e chunk goes through as given.
-    Inline(Vec<u8>),
-    File(PathBuf),
-    Stdin,
-}
-
-/// Why a command line cannot be run (exit status 2).
-#[derive(Debug, thiserror::Error)]
-enum UsageError {
-    #[error("{0} needs a value")]
-    MissingValue(String),
-    #[error("unknown option {0}")]
-    UnknownOption(String),
-    /// What reaches the sandbox as a string (option values, script arguments; the WIT
-    /// carries them as `string`) must be UTF-8.
-    #[error("{what} is not valid UTF-8: '{shown}'")]
-    NotUtf8 { what: String, shown: String },
-    #[error("--dir {path}: {reason}")]
-    Dir { path: String, reason: String },
-    #[error("{0}")]
-    Invalid(String),
-}
-
-fn lossy(text: &OsStr) -> String {
-    text.to_string_lossy().into_owned()
-}
-
-fn utf8(what: impl FnOnce() -> String, text: &OsStr) -> Result<&str, UsageError> {
-    text.to_str().ok_or_else(|| UsageError::NotUtf8 {
-        what: what(),
-        shown: lossy(text),
-    })
-}
-
-/// A long option's `--flag=value`, split at the first `=`.
-fn split_inline(arg: &OsStr) -> (&OsStr, Option<&OsStr>) {
-    let bytes = arg.as_bytes();
-    match bytes.iter().position(|&b| b == b'=') {
-        Some(eq) if bytes.starts_with(b"--") => (
-            OsStr::from_bytes(&bytes[..eq]),
-            Some(OsStr::from_bytes(&bytes[eq + 1..])),
-        ),
-        _ => (arg, None),
-    }
-}
-
-fn parse(argv: &[OsString]) -> Result<Command, UsageError> {
-    let mut cmd = Command::default();
-    let mut i = if argv.get(1).is_some_and(|a| a == "run") {
-        2
-    } else {
-        1
-    };
-    let mut rules: Option<NetPolicy> = None;
-    while i < argv.len() {
-        let arg = argv[i].as_os_str();
-        let (flag, inline) = split_inline(arg);
-        if !flag.as_bytes().starts_with(b"-") {
-            cmd.chunk = Some(Chunk::File(arg.into()));
-            i += 1;
-            break;
-        }
-        // Options are ASCII: a flag that is not UTF-8 matches none of them.
-        let flag = lossy(flag);
-        let mut value = || -> Result<&OsStr, UsageError> {
-            if let Some(v) = inline {
-                return Ok(v);
-            }
-            i += 1;
-            argv.get(i)
-                .map(OsString::as_os_str)
-                .ok_or_else(|| UsageError::MissingValue(flag.clone()))
-        };
-        let text = |v: &OsStr| utf8(|| flag.clone(), v).map(str::to_owned);
-        match flag.as_str() {
-            "-h" | "--help" => cmd.help = true,
-            "-v" | "--version" => cmd.version = true,
-            "--allow-net" => {
-                let policy = match inline {
-                    None => NetPolicy::allow_all(),
-                    Some(list) => NetPolicy::parse(&text(list)?)
-                        .map_err(|e| UsageError::Invalid(e.to_string()))?,
-                };
-                rules.get_or_insert_with(NetPolicy::deny_all).extend(policy);
-            }
-            "--dir" => cmd.sandbox.dirs.push(preopen(value()?)?),
-            "--timeout" => cmd.sandbox.limits.timeout = Some(seconds(&flag, &text(value()?)?)?),
-            "--cpu-limit" => cmd.sandbox.limits.cpu = Some(seconds(&flag, &text(value()?)?)?),
-            "--max-memory" => cmd.sandbox.limits.max_memory = Some(megabytes(&text(value()?)?)?),
-            "--max-sockets" => cmd.sandbox.limits.max_sockets = count(&flag, &text(value()?)?)?,
-            "-e" => {
-                cmd.chunk = Some(Chunk::Inline(value()?.as_bytes().to_vec()));
-                i += 1;
-                break;
-            }
-            "--" => {
-                i += 1;
-                if i < argv.len() {
-                    cmd.chunk = Some(Chunk::File(argv[i].clone().into()));
-                    i += 1;
-                }
-                break;
-            }
-            "-" => {
-                cmd.chunk = Some(Chunk::Stdin);
-                i += 1;
-                break;
-            }
-            _ => return Err(UsageError::UnknownOption(flag)),
-        }
-        i += 1;
-    }
-    let first_arg = i.min(argv.len());
-    // As lua.c: argv[k] is arg[k - script], script being the script's position in argv,
-    // or 0 when there is none (so arg[0] is the interpreter).
-    let script = match cmd.chunk {
-        Some(Chunk::File(_) | Chunk::Stdin) => first_arg - 1,
-        _ => 0,
-    };
-    cmd.script_args = argv[first_arg..]
-        .iter()
-        .enumerate()
-        .map(|(n, a)| {
-            let position = first_arg + n - script;
-            utf8(|| format!("script argument arg[{position}]"), a).map(str::to_owned)
-        })
-        .collect::<Result<_, _>>()?;
-    // The script's own arguments are UTF-8 by now; the rest (the interpreter, options, a
-    // script path or chunk) only name things, and a replacement character will do.
-    cmd.arg_table = argv
-        .iter()
-        .enumerate()
-        .map(|(k, a)| (k as i32 - script as i32, lossy(a)))
-        .collect();
-    if let Some(policy) = rules {
-        cmd.sandbox.net = policy;
-    }
-    Ok(cmd)
-}
-
-/// `HOST[::GUEST]`: the host side is any path; the guest side is a WASI path, a string.
-fn preopen(spec: &OsStr) -> Result<Preopen, UsageError> {
-    let bytes = spec.as_bytes();
-    let (host, guest) = match bytes.windows(2).position(|w| w == b"::") {
-        Some(at) => (&bytes[..at], &bytes[at + 2..]),
-        None => (bytes, bytes),
-    };
-    let host = PathBuf::from(OsStr::from_bytes(host));
-    let refuse = |reason: String| UsageError::Dir {
-        path: host.display().to_string(),
-        reason,
-    };
-    let guest = std::str::from_utf8(guest).map_err(|_| {
-        refuse(
-            "the guest path is not valid UTF-8 (WASI paths are strings): name one with HOST::GUEST"
-                .into(),
-        )
-    })?;
-    match std::fs::metadata(&host) {
-        Ok(meta) if meta.is_dir() => {}
-        Ok(_) => return Err(refuse("not a directory".into())),
-        Err(e) => return Err(refuse(e.to_string())),
-    }
-    Ok(Preopen {
-        host,
-        guest: guest.to_owned(),
-        writable: true,
-    })
-}
-
-fn seconds(flag: &str, text: &str) -> Result<Duration, UsageError> {
-    text.parse::<f64>()
-        .ok()
-        .and_then(|s| Duration::try_from_secs_f64(s).ok())
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| {
-            UsageError::Invalid(format!(
-                "{flag} needs a positive number of seconds, not '{text}'"
-            ))
-        })
-}
-
-fn megabytes(text: &str) -> Result<usize, UsageError> {
-    text.parse::<usize>()
-        .ok()
-        .filter(|&mb| mb >= 4)
-        .and_then(|mb| mb.checked_mul(1 << 20))
-        .ok_or_else(|| {
-            UsageError::Invalid(format!(
-                "--max-memory needs a whole number of megabytes (at least 4), not '{text}'"
-            ))
-        })
-}
-
-/// A count where 0 means unlimited.
-fn count(flag: &str, text: &str) -> Result<Option<usize>, UsageError> {
-    let n = text.parse::<usize>().map_err(|_| {
-        UsageError::Invalid(format!(
-            "{flag} needs a whole number (0: no limit), not '{text}'"
-        ))
-    })?;
-    Ok((n > 0).then_some(n))
-}
-
-fn read_chunk(chunk: &Chunk) -> Result<(String, Vec<u8>), String> {
-    match chunk {
-        Chunk::Inline(code) => Ok(("=(command line)".into(), code.clone())),
-        Chunk::Stdin => {
-            let mut source = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::stdin(), &mut source)
-                .map_err(|e| format!("cannot read stdin: {e}"))?;
-            Ok(("=stdin".into(), source))
-        }
-        Chunk::File(path) => {
-            let shown = path.display();
-            let source = std::fs::read(path).map_err(|e| format!("cannot open {shown}: {e}"))?;
-            Ok((format!("@{shown}"), source))
-        }
-    }
-}
+/// The chunk name `lua` gives `-e`, `-l` and `-W` steps.
+const COMMAND_LINE: &str = "=(command line)";
 
 fn main() -> ExitCode {
+    backtrace_policy();
     let argv: Vec<OsString> = std::env::args_os().collect();
-    let mut cmd = match parse(&argv) {
+    let cmd = match args::parse(&argv) {
         Ok(cmd) => cmd,
         Err(e) => return fail(status::USAGE, &format!("{e}\n{USAGE}")),
     };
@@ -304,69 +105,324 @@ fn main() -> ExitCode {
         println!("{USAGE}");
         return ExitCode::SUCCESS;
     }
-    if cmd.version {
-        println!(
-            "luasocket-wasi {} (Lua 5.4, LuaSocket 3.1.0)",
-            env!("CARGO_PKG_VERSION")
-        );
-        if cmd.chunk.is_none() {
+    match Plan::new(cmd) {
+        Ok(plan) => plan.carry_out(),
+        Err(e) => fail(status::USAGE, &e),
+    }
+}
+
+/// Host errors are wasmtime's, which capture a backtrace when `RUST_BACKTRACE` (or
+/// `RUST_LIB_BACKTRACE`) asks, and the host makes them on ordinary paths: every stream
+/// that reaches its end, every socket call that would block. A developer's
+/// `RUST_BACKTRACE=1` made a small-request HTTP client markedly slower. The CLI never
+/// shows those backtraces, so it switches capture off for errors; `RUST_LIB_BACKTRACE`
+/// takes precedence for them and leaves panics' backtraces as `RUST_BACKTRACE` says. A
+/// `RUST_LIB_BACKTRACE` the user set is theirs and kept.
+fn backtrace_policy() {
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        // SAFETY: the first thing main does, before there is any other thread to read
+        // the environment concurrently.
+        unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
+    }
+}
+
+/// A parsed command line turned into what is run: every step's source read, the
+/// sandbox's environment made.
+struct Plan {
+    sandbox: Sandbox,
+    /// In order: LUA_INIT, then `-e`/`-l`/`-W`, then the script.
+    steps: Vec<Planned>,
+    interactive: bool,
+    /// The version line first (`-v`, `-i`, or the loop without a script).
+    banner: bool,
+}
+
+struct Planned {
+    invocation: Invocation,
+    /// `-e` chunks' values are printed.
+    print_results: bool,
+}
+
+impl Plan {
+    fn new(mut cmd: Command) -> Result<Plan, String> {
+        let nothing_to_run = cmd.script.is_none()
+            && !cmd.steps.iter().any(|s| matches!(s, Step::Exec(_)))
+            && !cmd.version;
+        // As lua.c: no script, no -e and no -v: the loop on a terminal, else stdin.
+        let terminal = std::io::stdin().is_terminal();
+        if nothing_to_run && !cmd.interactive && !terminal {
+            cmd.script = Some(Script::Stdin);
+        }
+        let interactive = cmd.interactive || (nothing_to_run && terminal);
+        let lua_env = LuaEnv::read(cmd.lua_env && !cmd.ignore_env)?;
+        let mut steps = Vec::new();
+        if let Some(init) = &lua_env.init {
+            steps.push(init_step(init)?);
+        }
+        for step in &cmd.steps {
+            steps.push(command_line_step(step));
+        }
+        if let Some(script) = &cmd.script {
+            let (chunk_name, source) = read_script(script)?;
+            steps.push(Planned {
+                invocation: Invocation {
+                    chunk_name,
+                    source,
+                    args: std::mem::take(&mut cmd.script_args),
+                    arg_table: Vec::new(),
+                },
+                print_results: false,
+            });
+        }
+        // lua.c creates `arg` before anything runs, so the loop has it even with nothing
+        // else to do: an empty step carries it there.
+        if steps.is_empty() && interactive {
+            steps.push(Planned {
+                invocation: chunk(COMMAND_LINE.into(), Vec::new(), Vec::new()),
+                print_results: false,
+            });
+        }
+        // `arg` is set once, before the first step, as lua.c creates it.
+        if let Some(first) = steps.first_mut() {
+            first.invocation.arg_table = cmd.arg_table.clone();
+        }
+        let stdin_is_the_script = cmd.script == Some(Script::Stdin);
+        let banner = cmd.version || interactive;
+        let sandbox = sandbox(cmd, &lua_env, stdin_is_the_script);
+        Ok(Plan {
+            sandbox,
+            steps,
+            interactive,
+            banner,
+        })
+    }
+
+    fn carry_out(self) -> ExitCode {
+        if self.banner {
+            println!("{VERSION}");
+        }
+        if self.steps.is_empty() && !self.interactive {
             return ExitCode::SUCCESS;
         }
+        luasocket_wasi_host::runtime::raise_descriptor_limit();
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => return fail(status::HOST_ERROR, &e.to_string()),
+        };
+        let code = self.run(&rt);
+        // Dropping the runtime would wait for its blocking threads, and a file operation
+        // can outlast the run on one (a slow disk, a file swapped for a FIFO under us): a
+        // limit that fired must end the process, not wait for the host.
+        rt.shutdown_background();
+        code
     }
-    let Some(chunk) = cmd.chunk.take() else {
-        return fail(status::USAGE, USAGE);
+
+    /// The steps, then the loop if asked for (outside `block_on`: it blocks on each input).
+    fn run(&self, rt: &tokio::runtime::Runtime) -> ExitCode {
+        let runtime = match Runtime::new() {
+            Ok(r) => r,
+            Err(e) => return fail(status::HOST_ERROR, &format!("{e:?}")),
+        };
+        let session = match rt.block_on(self.run_steps(&runtime)) {
+            Ok(session) => session,
+            Err(code) => return code,
+        };
+        if !self.interactive {
+            return ExitCode::SUCCESS;
+        }
+        repl::Loop::new(rt, &runtime, &self.sandbox, session).run()
+    }
+
+    async fn run_steps(&self, runtime: &Runtime) -> Result<Session, ExitCode> {
+        let mut session = runtime
+            .open_session(&self.sandbox)
+            .await
+            .map_err(|e| fail(status::HOST_ERROR, &e.to_string()))?;
+        for step in &self.steps {
+            run_step(&mut session, step).await?;
+        }
+        Ok(session)
+    }
+}
+
+async fn run_step(session: &mut Session, step: &Planned) -> Result<(), ExitCode> {
+    match session.exec(&step.invocation).await {
+        Outcome::Returned(values) => {
+            if step.print_results && !values.is_empty() {
+                println!("{}", values.join("\t"));
+            }
+            Ok(())
+        }
+        other => Err(report(other)),
+    }
+}
+
+/// The `LUA_*` variables `lua` reads, when `--lua-env` asks for them; the `_5_4` forms
+/// first, as lua.c looks for them.
+#[derive(Default)]
+struct LuaEnv {
+    init: Option<(String, String)>,
+    path: Option<String>,
+    cpath: Option<String>,
+}
+
+impl LuaEnv {
+    fn read(wanted: bool) -> Result<LuaEnv, String> {
+        if !wanted {
+            return Ok(LuaEnv::default());
+        }
+        Ok(LuaEnv {
+            init: lua_variable("LUA_INIT")?,
+            path: lua_variable("LUA_PATH")?.map(|(_, v)| v),
+            cpath: lua_variable("LUA_CPATH")?.map(|(_, v)| v),
+        })
+    }
+}
+
+/// `NAME_5_4`, else `NAME`: which was found, and its value.
+fn lua_variable(name: &str) -> Result<Option<(String, String)>, String> {
+    for name in [format!("{name}_5_4"), name.to_owned()] {
+        if let Some(value) = std::env::var_os(&name) {
+            let value = value
+                .into_string()
+                .map_err(|v| format!("{name} is not valid UTF-8: '{}'", v.to_string_lossy()))?;
+            return Ok(Some((name, value)));
+        }
+    }
+    Ok(None)
+}
+
+/// lua.c's `handle_luainit`: `@file` runs a file (read here, as scripts are), anything
+/// else is a chunk named after the variable.
+fn init_step((name, value): &(String, String)) -> Result<Planned, String> {
+    let (chunk_name, source) = match value.strip_prefix('@') {
+        Some(file) => read_script(&Script::File(file.into()))?,
+        None => (format!("={name}"), value.as_bytes().to_vec()),
     };
-    let (chunk_name, source) = match read_chunk(&chunk) {
-        Ok(c) => c,
-        Err(e) => return fail(status::USAGE, &e),
+    Ok(Planned {
+        invocation: chunk(chunk_name, source, Vec::new()),
+        print_results: false,
+    })
+}
+
+fn chunk(chunk_name: String, source: Vec<u8>, args: Vec<String>) -> Invocation {
+    Invocation {
+        chunk_name,
+        source,
+        args,
+        arg_table: Vec::new(),
+    }
+}
+
+/// A `-e`, `-l` or `-W` as a chunk: what lua.c's `runargs` does, in Lua.
+fn command_line_step(step: &Step) -> Planned {
+    let (source, args, print_results) = match step {
+        Step::Exec(source) => (source.clone(), Vec::new(), true),
+        // lua.c's `dolibrary`: the first value `require` returns, set as a global.
+        Step::Require { global, module } => (
+            b"local global, module = ...\n_ENV[global] = require(module)".to_vec(),
+            vec![global.clone(), module.clone()],
+            false,
+        ),
+        Step::Warnings => (b"warn('@on')".to_vec(), Vec::new(), false),
     };
-    let inline = matches!(chunk, Chunk::Inline(_));
-    cmd.sandbox.inherit_stdin = !matches!(chunk, Chunk::Stdin);
+    Planned {
+        invocation: chunk(COMMAND_LINE.into(), source, args),
+        print_results,
+    }
+}
+
+/// The script's chunk name and source, read as `lua` reads a script file: a first line
+/// starting with `#` skipped (see `skip_shebang`).
+fn read_script(script: &Script) -> Result<(String, Vec<u8>), String> {
+    let (name, source) = match script {
+        Script::Stdin => {
+            let mut source = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut source)
+                .map_err(|e| format!("cannot read stdin: {e}"))?;
+            ("=stdin".to_owned(), source)
+        }
+        Script::File(path) => {
+            let shown = path.display();
+            let source = std::fs::read(path).map_err(|e| format!("cannot open {shown}: {e}"))?;
+            (format!("@{shown}"), source)
+        }
+    };
+    Ok((name, skip_shebang(&source).to_vec()))
+}
+
+/// As luaL_loadfilex: a UTF-8 byte-order mark dropped, and a first line starting with `#`
+/// (`#!/usr/bin/env lua`) emptied, its newline kept so that line numbers stay right.
+/// `-e` chunks are taken as they are, as `lua` takes them.
+fn skip_shebang(source: &[u8]) -> &[u8] {
+    let source = source.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(source);
+    if !source.starts_with(b"#") {
+        return source;
+    }
+    match source.iter().position(|&b| b == b'\n') {
+        Some(end) => &source[end..],
+        None => &[],
+    }
+}
+
+/// The sandbox the command line describes: its preopens, with `package.path` and
+/// `package.cpath` over them, and the guest's environment.
+fn sandbox(cmd: Command, lua_env: &LuaEnv, stdin_is_the_script: bool) -> Sandbox {
+    let mut sandbox = cmd.sandbox;
+    let trees: Vec<&Path> = cmd.rocks_trees.iter().map(|t| t.as_path()).collect();
+    let mut path = package_path(&sandbox.dirs);
+    let mut cpath = String::new();
+    for tree in &trees {
+        let t = tree.display();
+        path.push_str(&format!(
+            "{t}/share/lua/5.4/?.lua;{t}/share/lua/5.4/?/init.lua;"
+        ));
+        // Looked along only to say that a C module cannot load.
+        cpath.push_str(&format!("{t}/lib/lua/5.4/?.so;"));
+    }
+    // Always set, so that the directories added below (rocks trees, the temporary one)
+    // do not get on it. What follows is the user's LUA_PATH, whose `;;` is Lua's defaults,
+    // or those.
+    // (`path` ends in `;` when not empty, so one more makes the `;;`.)
+    let defaults = if path.is_empty() { ";;" } else { ";" };
+    path.push_str(lua_env.path.as_deref().unwrap_or(defaults));
+    sandbox.env.push(("LUA_PATH".into(), path));
+    if !cpath.is_empty() || lua_env.cpath.is_some() {
+        let defaults = if cpath.is_empty() { ";;" } else { ";" };
+        cpath.push_str(lua_env.cpath.as_deref().unwrap_or(defaults));
+        sandbox.env.push(("LUA_CPATH".into(), cpath));
+    }
+    for tree in trees {
+        sandbox.dirs.push(Preopen {
+            host: tree.to_owned(),
+            guest: tree.display().to_string(),
+            writable: false,
+        });
+    }
+    if let Some(tmp) = cmd.tmpdir {
+        sandbox.dirs.push(tmp);
+        sandbox
+            .env
+            .push(("TMPDIR".into(), args::GUEST_TMPDIR.to_owned()));
+    }
+    sandbox.inherit_stdin = !stdin_is_the_script;
     // Reported while the script runs, on its thread: never waits for a stderr nobody reads.
-    cmd.sandbox.net = std::mem::take(&mut cmd.sandbox.net).on_denied(Arc::new(|denial| {
+    sandbox.net = std::mem::take(&mut sandbox.net).on_denied(Arc::new(|denial| {
         say(
             &format!("denied {denial} (not allowed by --allow-net)"),
             Duration::ZERO,
         );
     }));
-    luasocket_wasi_host::runtime::raise_descriptor_limit();
-    let invocation = Invocation {
-        chunk_name,
-        source,
-        args: cmd.script_args,
-        arg_table: cmd.arg_table,
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build();
-    let result = runtime.map_err(|e| e.to_string()).and_then(|rt| {
-        let result = rt.block_on(async {
-            let runtime = Runtime::new().map_err(|e| format!("{e:?}"))?;
-            runtime
-                .run(&cmd.sandbox, invocation)
-                .await
-                .map_err(|e| format!("{e:?}"))
-        });
-        // Dropping the runtime would wait for its blocking threads, and a file operation
-        // can outlast the run on one (a slow disk, a file swapped for a FIFO under us): a
-        // limit that fired must end the process, not wait for the host.
-        rt.shutdown_background();
-        result
-    });
-    match result {
-        Ok(result) => report(result.outcome, inline),
-        Err(e) => fail(status::HOST_ERROR, &e),
-    }
+    sandbox
 }
 
-fn report(outcome: Outcome, print_results: bool) -> ExitCode {
+/// The exit status for a step that did not return, saying why where a limit fired.
+fn report(outcome: Outcome) -> ExitCode {
     match outcome {
-        Outcome::Returned(values) => {
-            if print_results && !values.is_empty() {
-                println!("{}", values.join("\t"));
-            }
-            ExitCode::SUCCESS
-        }
+        Outcome::Returned(_) => ExitCode::SUCCESS,
         Outcome::Failed(Failure::Syntax(m) | Failure::Runtime(m)) => fail(status::SCRIPT_ERROR, &m),
         Outcome::Failed(Failure::OutOfMemory(m)) => fail(
             status::MEMORY_LIMIT,
@@ -374,32 +430,37 @@ fn report(outcome: Outcome, print_results: bool) -> ExitCode {
         ),
         // Silent, whatever the code: only a limit that fired says so.
         Outcome::Failed(Failure::Exited(code)) | Outcome::Exited(code) => exit_status(code),
-        Outcome::Limit(Limit::WallClock(d)) => fail(
-            status::WALL_CLOCK_LIMIT,
-            &format!(
-                "wall-clock limit reached: the script ran for {} s (--timeout)",
-                secs(d)
-            ),
-        ),
-        Outcome::Limit(Limit::Cpu(d)) => fail(
-            status::CPU_LIMIT,
-            &format!(
-                "CPU limit reached: the script computed for {} s (--cpu-limit)",
-                secs(d)
-            ),
-        ),
-        Outcome::Limit(Limit::Memory(bytes)) => fail(
-            status::MEMORY_LIMIT,
-            &format!(
-                "memory limit reached: not enough memory within {} MB (--max-memory)",
-                bytes >> 20
-            ),
-        ),
-        Outcome::Limit(Limit::Handles(n)) => fail(
-            status::HANDLE_LIMIT,
-            &format!("handle limit reached: the script held {n} host handles (--max-sockets)"),
-        ),
+        Outcome::Limit(limit) => fail(limit_status(limit), &describe_limit(limit)),
         Outcome::Trapped(m) => fail(status::TRAP, &format!("the instance trapped: {m}")),
+    }
+}
+
+fn limit_status(limit: Limit) -> u8 {
+    match limit {
+        Limit::WallClock(_) => status::WALL_CLOCK_LIMIT,
+        Limit::Cpu(_) => status::CPU_LIMIT,
+        Limit::Memory(_) => status::MEMORY_LIMIT,
+        Limit::Handles(_) => status::HANDLE_LIMIT,
+    }
+}
+
+fn describe_limit(limit: Limit) -> String {
+    match limit {
+        Limit::WallClock(d) => format!(
+            "wall-clock limit reached: the script ran for {} s (--timeout)",
+            secs(d)
+        ),
+        Limit::Cpu(d) => format!(
+            "CPU limit reached: the script computed for {} s (--cpu-limit)",
+            secs(d)
+        ),
+        Limit::Memory(bytes) => format!(
+            "memory limit reached: not enough memory within {} MB (--max-memory)",
+            bytes >> 20
+        ),
+        Limit::Handles(n) => {
+            format!("handle limit reached: the script held {n} host handles (--max-sockets)")
+        }
     }
 }
 
@@ -434,105 +495,41 @@ fn say(message: &str, patience: Duration) {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
 
-    fn argv(s: &str) -> Vec<OsString> {
-        s.split(' ').map(OsString::from).collect()
-    }
-
     #[test]
-    fn script_with_options_and_args() {
-        let c = parse(&argv(
-            "luasocket-wasi run --allow-net=127.0.0.1:80 --timeout 2 s.lua a b",
-        ))
-        .unwrap();
-        assert!(matches!(c.chunk, Some(Chunk::File(ref p)) if p == Path::new("s.lua")));
-        assert_eq!(c.script_args, vec!["a", "b"]);
-        assert_eq!(c.sandbox.limits.timeout, Some(Duration::from_secs(2)));
-        assert_eq!(c.sandbox.limits.max_sockets, Some(16_384), "the default");
-        assert_eq!(c.sandbox.net.rules().len(), 1);
-        let arg: std::collections::HashMap<i32, String> = c.arg_table.into_iter().collect();
-        assert_eq!(arg[&0], "s.lua");
-        assert_eq!(arg[&1], "a");
-        assert_eq!(arg[&2], "b");
-        assert_eq!(arg[&-1], "2");
-        assert_eq!(arg[&-4], "run");
-        assert_eq!(arg[&-5], "luasocket-wasi");
-    }
-
-    #[test]
-    fn inline_chunk_gets_the_rest_as_arguments() {
-        let c = parse(&argv("luasocket-wasi -e print(...) x y")).unwrap();
-        assert!(matches!(c.chunk, Some(Chunk::Inline(ref s)) if s == b"print(...)"));
-        assert_eq!(c.script_args, vec!["x", "y"]);
-        let arg: std::collections::HashMap<i32, String> = c.arg_table.into_iter().collect();
-        assert_eq!(arg[&0], "luasocket-wasi");
-    }
-
-    #[test]
-    fn network_is_denied_unless_allowed() {
-        assert!(
-            parse(&argv("luasocket-wasi s.lua"))
-                .unwrap()
-                .sandbox
-                .net
-                .is_deny_all()
+    fn a_first_line_starting_with_hash_is_skipped_and_its_line_kept() {
+        assert_eq!(
+            skip_shebang(b"#!/usr/bin/env lua\nprint(1)\n"),
+            b"\nprint(1)\n"
         );
-        assert!(
-            !parse(&argv("luasocket-wasi --allow-net s.lua"))
-                .unwrap()
-                .sandbox
-                .net
-                .is_deny_all()
+        assert_eq!(skip_shebang(b"# only"), b"");
+        assert_eq!(skip_shebang(b"\xEF\xBB\xBFprint(1)"), b"print(1)");
+        assert_eq!(skip_shebang(b"\xEF\xBB\xBF#!lua\nx"), b"\nx");
+        assert_eq!(
+            skip_shebang(b"print(1) # not first\n"),
+            b"print(1) # not first\n"
         );
+        assert_eq!(skip_shebang(b" #!x\n"), b" #!x\n", "only at the very start");
+    }
+
+    fn planned(step: &Step) -> (Vec<u8>, Vec<String>, bool) {
+        let p = command_line_step(step);
+        (p.invocation.source, p.invocation.args, p.print_results)
     }
 
     #[test]
-    fn no_argument_panics_the_parser() {
-        let odd: &[&[u8]] = &[
-            b"",
-            b"-",
-            b"--",
-            b"=",
-            b"--=",
-            b"-e",
-            b"run",
-            b"x",
-            b"\xff",
-            b"-\xff",
-            b"--\xff",
-            b"--timeout=",
-            b"--timeout",
-            b"--dir=::",
-            b"--dir=\xff::",
-            b"--dir=/::\xff",
-            b"--allow-net=",
-            b"--allow-net=\xff",
-            b"--max-sockets=\xff",
-            b"--cpu-limit=-1",
-        ];
-        for a in odd {
-            for b in odd {
-                for c in odd {
-                    let argv: Vec<OsString> = [b"luasocket-wasi".as_slice(), a, b, c]
-                        .iter()
-                        .map(|bytes| OsStr::from_bytes(bytes).to_owned())
-                        .collect();
-                    let _ = parse(&argv);
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn usage_errors() {
-        assert!(parse(&argv("luasocket-wasi --timeout x s.lua")).is_err());
-        assert!(parse(&argv("luasocket-wasi --max-memory 1 s.lua")).is_err());
-        assert!(parse(&argv("luasocket-wasi --max-sockets -1 s.lua")).is_err());
-        assert!(parse(&argv("luasocket-wasi --allow-net=[::1 s.lua")).is_err());
-        assert!(parse(&argv("luasocket-wasi --bogus s.lua")).is_err());
-        assert!(parse(&argv("luasocket-wasi -e")).is_err());
+    fn command_line_steps_are_chunks() {
+        let (source, args, print) = planned(&Step::Exec(b"return 1".to_vec()));
+        assert_eq!(
+            (source.as_slice(), args.len(), print),
+            (&b"return 1"[..], 0, true)
+        );
+        let (_, args, print) = planned(&Step::Require {
+            global: "g".into(),
+            module: "m".into(),
+        });
+        assert_eq!((args, print), (vec!["g".to_owned(), "m".to_owned()], false));
+        assert_eq!(planned(&Step::Warnings).0, b"warn('@on')");
     }
 }

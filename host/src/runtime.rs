@@ -6,11 +6,12 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::component::{Linker, Resource, ResourceTable};
 use wasmtime::error::Context as _;
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline,
 };
+use wasmtime_wasi::p2::DynPollable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
@@ -22,6 +23,7 @@ use crate::limits::{CpuMeter, Limit, Limits, MemoryLimiter, TICK};
 use crate::lookup::{self, FilteredLookup, Lookups};
 use crate::policy::{NetPolicy, describe_use};
 use crate::readiness::{self, DriverTurns, FreshPoll};
+use crate::session::Session;
 use crate::stdio::PassedThrough;
 use crate::{cache, component, files};
 
@@ -46,7 +48,8 @@ pub struct Sandbox {
     pub capture_output: bool,
     /// Give the guest this process's stdin.
     pub inherit_stdin: bool,
-    /// Extra environment variables for the guest (e.g. `HOSTNAME`).
+    /// Extra environment variables for the guest (e.g. `HOSTNAME`). A `LUA_PATH` here
+    /// replaces the one made from `dirs` (start it with [`package_path`] to keep them).
     pub env: Vec<(String, String)>,
 }
 
@@ -146,6 +149,20 @@ impl HostState {
     /// The instance's linear memory, in bytes.
     pub(crate) fn memory(&self) -> usize {
         self.memory.size
+    }
+
+    /// A pollable of the host's own making, in the instance's resource table.
+    pub(crate) fn push_pollable<P: wasmtime_wasi::p2::Pollable>(
+        &mut self,
+        pollable: P,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        let resource = self.wasi.table.push(pollable)?;
+        wasmtime_wasi::p2::subscribe(&mut self.wasi.table, resource)
+    }
+
+    /// Removes it again (with what it watched).
+    pub(crate) fn drop_pollable(&mut self, pollable: Resource<DynPollable>) {
+        let _ = self.wasi.table.delete(pollable);
     }
 
     /// Live entries in the resource table.
@@ -250,6 +267,18 @@ impl Runtime {
         })
     }
 
+    /// A Lua state in a fresh instance for a command line's steps and typed input. The
+    /// epoch ticks run for it whatever the limits, so that a computing guest yields and an
+    /// interrupt it does not heed can still be acted on.
+    pub async fn open_session(&self, sandbox: &Sandbox) -> Result<Session, PluginError> {
+        self.start_ticker();
+        let instance = self
+            .instantiate(sandbox)
+            .await
+            .map_err(PluginError::Instantiate)?;
+        Session::open(instance).await.map_err(PluginError::Load)
+    }
+
     /// A plugin: `source` loaded into a Lua state of a fresh instance, ready for calls.
     pub async fn load_plugin(
         &self,
@@ -302,8 +331,10 @@ impl Runtime {
                     )
                 })?;
         }
-        if let Some(path) = lua_path(&sandbox.dirs) {
-            builder.env("LUA_PATH", path);
+        let own_path = sandbox.env.iter().any(|(name, _)| name == "LUA_PATH");
+        if !own_path && !sandbox.dirs.is_empty() {
+            // Lua's defaults (`;;`) after the directories.
+            builder.env("LUA_PATH", package_path(&sandbox.dirs) + ";");
         }
         if let Some(budget) = sandbox.limits.lua_budget() {
             builder.env(LUA_MEMORY_VAR, budget.to_string());
@@ -406,20 +437,15 @@ pub fn raise_descriptor_limit() {
     }
 }
 
-/// `package.path` entries for the preopened directories, then Lua's defaults (`;;`).
-fn lua_path(dirs: &[Preopen]) -> Option<String> {
-    if dirs.is_empty() {
-        return None;
-    }
-    let mut path: String = dirs
-        .iter()
+/// `package.path` templates for modules in preopened directories (`GUEST/?.lua` and
+/// `GUEST/?/init.lua` for each), each followed by `;`.
+pub fn package_path(dirs: &[Preopen]) -> String {
+    dirs.iter()
         .map(|d| {
             let g = d.guest.trim_end_matches('/');
             format!("{g}/?.lua;{g}/?/init.lua;")
         })
-        .collect();
-    path.push(';');
-    Some(path)
+        .collect()
 }
 
 fn engine_config(pool: Option<Pool>) -> Config {
@@ -450,7 +476,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lua_path_lists_every_directory_then_the_defaults() {
+    fn package_path_lists_every_directory() {
         let dirs = vec![
             Preopen {
                 host: "a".into(),
@@ -464,9 +490,9 @@ mod tests {
             },
         ];
         assert_eq!(
-            lua_path(&dirs).unwrap(),
-            "./?.lua;./?/init.lua;/lib/?.lua;/lib/?/init.lua;;"
+            package_path(&dirs),
+            "./?.lua;./?/init.lua;/lib/?.lua;/lib/?/init.lua;"
         );
-        assert_eq!(lua_path(&[]), None);
+        assert_eq!(package_path(&[]), "");
     }
 }

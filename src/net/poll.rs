@@ -1,7 +1,15 @@
 //! Waiting, the only place the guest blocks: one pollable (or several) against a deadline,
 //! with the monotonic clock as the timer. Zero-length waits never touch the timer, so
 //! "try once" costs a single `ready()` check.
+//!
+//! While interactive input runs ([`interruptible`]), every wait here also watches the
+//! host's interrupt (Ctrl-C), and ends at once when it comes: a wait reports `Timeout`,
+//! a sleep is cut short, and the caller's `noticed` is called, so that the call returns
+//! to Lua and the input stops at its next instruction (`crate::interactive`). Without that, an input blocked in `socket.sleep(60)`
+//! or a `receive` could only be stopped by the host taking the whole instance away.
 
+use std::cell::Cell;
+use std::mem::ManuallyDrop;
 use std::time::Duration;
 
 use wasip2::clocks::{monotonic_clock, wall_clock};
@@ -15,23 +23,71 @@ pub fn now_ns() -> u64 {
     monotonic_clock::now()
 }
 
-/// Waits until `pollable` is ready, or fails with `Timeout` when the deadline's next wait
-/// runs out first. Readiness may be spurious: callers retry their operation and come back.
-pub fn wait(pollable: &Pollable, deadline: &Deadline) -> NetResult<()> {
-    if deadline.is_unlimited() {
-        // No clock reading (a host call) when there is nothing to time.
-        pollable.block();
-        return Ok(());
+/// An interrupt watched by every wait: the pollable's handle, and whom to tell.
+#[derive(Clone, Copy)]
+struct Watched {
+    handle: u32,
+    noticed: fn(),
+}
+
+thread_local! {
+    static INTERRUPT: Cell<Option<Watched>> = const { Cell::new(None) };
+}
+
+/// Runs `f` with every wait also ending when `interrupt` is ready, and `noticed` called
+/// when one did. The pollable is borrowed for the whole of `f`, and only used during it.
+pub fn interruptible<T>(interrupt: &Pollable, noticed: fn(), f: impl FnOnce() -> T) -> T {
+    let watched = Watched {
+        handle: interrupt.handle(),
+        noticed,
+    };
+    let outer = INTERRUPT.with(|i| i.replace(Some(watched)));
+    let out = f();
+    INTERRUPT.with(|i| i.set(outer));
+    out
+}
+
+/// The interrupt being watched, if any.
+fn interrupt() -> Option<ManuallyDrop<Pollable>> {
+    // SAFETY: the handle is of the pollable `interruptible` borrows while this runs;
+    // ManuallyDrop leaves it to its owner.
+    INTERRUPT
+        .with(Cell::get)
+        .map(|w| ManuallyDrop::new(unsafe { Pollable::from_handle(w.handle) }))
+}
+
+/// Whether the watched interrupt has come (telling whoever watches it).
+fn interrupted(interrupt: &Pollable) -> bool {
+    let yes = interrupt.ready();
+    if yes && let Some(watched) = INTERRUPT.with(Cell::get) {
+        (watched.noticed)();
     }
-    let ready = match deadline.wait_limit(now_ns()) {
+    yes
+}
+
+/// Blocks until `pollable` is ready, or the interrupt is: says whether it was `pollable`.
+fn block(pollable: &Pollable) -> bool {
+    match interrupt() {
         None => {
             pollable.block();
             true
         }
-        Some(limit) if limit.is_zero() => pollable.ready(),
-        Some(limit) => {
-            let timer = timer(limit);
-            poll(&[pollable, &timer]).contains(&0)
+        Some(interrupt) => poll(&[pollable, &interrupt]).contains(&0) && !interrupted(&interrupt),
+    }
+}
+
+/// Waits until `pollable` is ready, or fails with `Timeout` when the deadline's next wait
+/// runs out first (or the interrupt comes). Readiness may be spurious: callers retry their
+/// operation and come back.
+pub fn wait(pollable: &Pollable, deadline: &Deadline) -> NetResult<()> {
+    let ready = if deadline.is_unlimited() {
+        // No clock reading (a host call) when there is nothing to time.
+        block(pollable)
+    } else {
+        match deadline.wait_limit(now_ns()) {
+            None => block(pollable),
+            Some(limit) if limit.is_zero() => pollable.ready(),
+            Some(limit) => !wait_any(&[pollable], Some(limit)).is_empty(),
         }
     };
     if ready {
@@ -42,23 +98,33 @@ pub fn wait(pollable: &Pollable, deadline: &Deadline) -> NetResult<()> {
 }
 
 /// Waits for any of `pollables` for at most `limit` (`None`: no limit) and returns the
-/// indices of those that are ready. An empty list just sleeps: `poll` traps on one.
+/// indices of those that are ready; none when the time ran out or the interrupt came. An
+/// empty list just sleeps: `poll` traps on one.
 pub fn wait_any(pollables: &[&Pollable], limit: Option<Duration>) -> Vec<u32> {
-    match limit {
-        Some(limit) if limit.is_zero() => ready_now(pollables),
-        Some(limit) => {
-            let timer = timer(limit);
-            let mut list = Vec::with_capacity(pollables.len() + 1);
-            list.extend_from_slice(pollables);
-            list.push(&timer);
-            let timer_index = pollables.len() as u32;
-            let mut ready = poll(&list);
-            ready.retain(|&i| i != timer_index);
-            ready
-        }
-        None if pollables.is_empty() => Vec::new(),
-        None => poll(pollables),
+    if limit.is_some_and(|l| l.is_zero()) {
+        return ready_now(pollables);
     }
+    if limit.is_none() && pollables.is_empty() {
+        return Vec::new();
+    }
+    let interrupt = interrupt();
+    if limit.is_none() && interrupt.is_none() {
+        return poll(pollables);
+    }
+    let timer = limit.map(timer);
+    let mut list = Vec::with_capacity(pollables.len() + 2);
+    list.extend_from_slice(pollables);
+    list.extend(timer.as_ref());
+    list.extend(interrupt.as_deref());
+    if interrupt.as_deref().is_some_and(interrupted) {
+        return Vec::new();
+    }
+    let mut ready = poll(&list);
+    if interrupt.as_deref().is_some_and(interrupted) {
+        return Vec::new();
+    }
+    ready.retain(|&i| (i as usize) < pollables.len());
+    ready
 }
 
 /// Whether `pollable` is ready after at most one turn of the host's event loop (bounded
@@ -80,10 +146,10 @@ fn timer(limit: Duration) -> Pollable {
     monotonic_clock::subscribe_duration(ns)
 }
 
-/// Sleeps for `limit`; `socket.sleep`.
+/// Sleeps for `limit` (less when interrupted); `socket.sleep`.
 pub fn sleep(limit: Duration) {
     if !limit.is_zero() {
-        timer(limit).block();
+        wait_any(&[], Some(limit));
     }
 }
 

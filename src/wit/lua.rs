@@ -2,34 +2,44 @@
 //! between Lua and WIT as flattened graphs.
 
 use std::collections::HashMap;
+use std::mem::ManuallyDrop;
 
 use mlua::{Lua, MultiValue, Table, Value as LuaValue};
+use wasip2::io::poll::Pollable;
 
 use super::Component;
 use crate::exports::luasocket::socket::lua::{
-    Completion, Failure, Guest, GuestState, Invocation, Node, State, Value,
+    Completion, Evaluation, Failure, Guest, GuestState, Invocation, Node, State, Value,
 };
+use crate::interactive;
 use crate::runner::{self, Session};
 
 impl Guest for Component {
     type State = StateResource;
 
     fn run(inv: Invocation) -> Result<Completion, Failure> {
-        let inv = runner::Invocation {
-            chunk_name: inv.chunk_name,
-            source: inv.source,
-            args: inv.args,
-            arg_table: inv.arg_table,
-        };
-        match runner::run(inv) {
-            Ok(runner::Completion::Returned(values)) => Ok(Completion::Returned(values)),
-            Ok(runner::Completion::Exited(code)) => Ok(Completion::Exited(code)),
-            Err(f) => Err(failure(f)),
-        }
+        completion(runner::run(invocation(inv)))
     }
 
     fn new_state() -> Result<State, Failure> {
         Ok(State::new(StateResource(Session::new().map_err(failure)?)))
+    }
+}
+
+fn invocation(inv: Invocation) -> runner::Invocation {
+    runner::Invocation {
+        chunk_name: inv.chunk_name,
+        source: inv.source,
+        args: inv.args,
+        arg_table: inv.arg_table,
+    }
+}
+
+fn completion(c: Result<runner::Completion, runner::Failure>) -> Result<Completion, Failure> {
+    match c {
+        Ok(runner::Completion::Returned(values)) => Ok(Completion::Returned(values)),
+        Ok(runner::Completion::Exited(code)) => Ok(Completion::Exited(code)),
+        Err(f) => Err(failure(f)),
     }
 }
 
@@ -63,6 +73,27 @@ impl GuestState for StateResource {
         let values = to_wit(results);
         runner::flush_stdio();
         values
+    }
+
+    fn exec(&self, inv: Invocation) -> Result<Completion, Failure> {
+        completion(self.0.exec(invocation(inv)))
+    }
+
+    fn eval(&self, source: Vec<u8>, interrupt: &Pollable) -> Result<Evaluation, Failure> {
+        let handle = interrupt.handle();
+        let interrupted = move || {
+            // SAFETY: the pollable is borrowed for this whole call, and the check is only
+            // made during it; ManuallyDrop keeps the borrowed handle from being dropped.
+            let pollable = ManuallyDrop::new(unsafe { Pollable::from_handle(handle) });
+            pollable.ready()
+        };
+        let hurry = interactive::interrupt::hurry;
+        let evaluation =
+            crate::net::poll::interruptible(interrupt, hurry, || self.0.eval(&source, interrupted));
+        match evaluation.map_err(failure)? {
+            interactive::Evaluation::Done => Ok(Evaluation::Done),
+            interactive::Evaluation::Incomplete => Ok(Evaluation::Incomplete),
+        }
     }
 }
 

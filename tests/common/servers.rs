@@ -1,7 +1,9 @@
 //! Real servers for the protocol tests, started on free loopback ports and stopped when
-//! dropped: nginx (Debian) for HTTP, aiosmtpd and pyftpdlib (PyPI) for SMTP and FTP.
+//! dropped: nginx (Debian) for HTTP, aiosmtpd and pyftpdlib (PyPI) for SMTP and FTP,
+//! redis-server (Debian) for the Redis clients.
 //! `scripts/bootstrap.sh test` installs them.
 
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -319,4 +321,65 @@ pub fn openssl_server(args: &[&str]) -> Server {
         port,
         dir: PathBuf::new(),
     }
+}
+
+/// Starts redis-server with no persistence, its working directory in `dir`, and waits
+/// until it accepts connections. The port is picked free and then handed to redis-server,
+/// so another test may take it in between: the server that answers must report our
+/// child's process id, or the start is retried on another port.
+pub fn redis(dir: &Path) -> Server {
+    for _ in 0..20 {
+        if let Some(server) = redis_on(dir, free_port()) {
+            return server;
+        }
+    }
+    panic!("redis-server did not start on any of 20 ports");
+}
+
+fn redis_on(dir: &Path, port: u16) -> Option<Server> {
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+        .arg("--dir")
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start redis-server (scripts/bootstrap.sh test installs it)");
+    // Wrapped at once, so a failed start below still stops the process.
+    let mut server = Server::new(child, port, dir.to_path_buf());
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        if server.exited() {
+            return None;
+        }
+        if redis_pid(port) == Some(server.pid()) {
+            return Some(server);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// The process id of the redis-server answering on `port`, if one does.
+fn redis_pid(port: u16) -> Option<u32> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    stream.write_all(b"INFO server\r\n").ok()?;
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        reply.extend_from_slice(&buf[..n]);
+        if let Some(pid) = String::from_utf8_lossy(&reply)
+            .lines()
+            .find_map(|l| l.strip_prefix("process_id:"))
+        {
+            return pid.trim().parse().ok();
+        }
+    }
+    None
 }
