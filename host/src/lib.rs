@@ -7,6 +7,9 @@
 //! - [`handles`]: counting sockets and host handles;
 //! - [`files`]: file opens that cannot block (regular files and directories only);
 //! - [`value`]: Lua values crossing to the host;
+//! - [`functions`]: host functions, which Lua calls (the plugin world's `host` import);
+//! - [`typed`]: host functions as plain Rust closures, their parameters and results
+//!   converted from and to Lua values;
 //! - [`cache`]: the compiled-code cache;
 //! - [`lookup`]: name lookup filtered by the policy;
 //! - [`readiness`]: `wasi:io/poll` that keeps socket readiness fresh in busy guests;
@@ -17,6 +20,7 @@
 pub mod cache;
 pub mod component;
 pub mod files;
+pub mod functions;
 pub mod handles;
 pub mod instance;
 pub mod limits;
@@ -25,6 +29,7 @@ pub mod policy;
 pub mod readiness;
 pub mod runtime;
 pub mod stdio;
+pub mod typed;
 pub mod value;
 
 /// Host bindings for the component's exports, generated from `wit/`.
@@ -37,8 +42,10 @@ pub mod bindings {
 }
 
 pub use bindings::exports::luasocket::socket::lua::{Failure, Invocation};
+pub use component::World;
+pub use functions::{HostError, HostFunctions, HostPanic};
 pub use instance::{CallError, Instance, Outcome, Plugin};
 pub use limits::{Limit, Limits};
 pub use policy::{NetPolicy, Rule};
 pub use runtime::{Pool, Preopen, RunResult, Runtime, RuntimeOptions, Sandbox};
-pub use value::LuaValue;
+pub use value::{Graph, LuaValue};
