@@ -16,7 +16,9 @@ const WORLDS: &[(&str, &str, &str)] = &[
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
     for &(world, var, profile) in WORLDS {
-        let default = manifest.join(format!("../target/wasm32-wasip2/{profile}/luasocket_wasi.wasm"));
+        let default = manifest.join(format!(
+            "../target/wasm32-wasip2/{profile}/luasocket_wasi.wasm"
+        ));
         let wasm = std::env::var_os(var).map_or(default, PathBuf::from);
         println!("cargo:rerun-if-env-changed={var}");
         embed(world, &wasm);
@@ -36,6 +38,9 @@ fn embed(world: &str, wasm: &Path) {
         .map(|b| format!("{b:02x}"))
         .collect();
     let path = wasm.canonicalize().unwrap_or_else(|_| wasm.to_owned());
-    println!("cargo:rustc-env=LUASOCKET_WASI_{world}_PATH={}", path.display());
+    println!(
+        "cargo:rustc-env=LUASOCKET_WASI_{world}_PATH={}",
+        path.display()
+    );
     println!("cargo:rustc-env=LUASOCKET_WASI_{world}_SHA256={hash}");
 }

@@ -16,9 +16,9 @@ pub fn host() -> Option<&'static &'static dyn Host> {
 
 #[cfg(feature = "plugin-world")]
 mod plugin {
+    use crate::exports::luasocket::socket::lua::Value;
     use crate::lua::host::{Host, Offer};
     use crate::luasocket::socket::host as import;
-    use crate::exports::luasocket::socket::lua::Value;
 
     pub static HOST: &dyn Host = &Import;
 

@@ -206,7 +206,9 @@ impl InstanceFunctions {
     async fn call(&self, name: &str, args: Vec<Graph>) -> Result<Vec<Graph>, Failure> {
         let callable = self.own.get(name).or_else(|| self.shared.get(name));
         let Some(callable) = callable.cloned() else {
-            return Err(Failure::Error(HostError::new(format!("no host function '{name}'"))));
+            return Err(Failure::Error(HostError::new(format!(
+                "no host function '{name}'"
+            ))));
         };
         let outcome = match callable {
             Callable::Sync(f) => catch_unwind(AssertUnwindSafe(|| f(args))),
@@ -332,5 +334,8 @@ pub(crate) fn add_to_linker<T: Send + 'static>(
     linker: &mut wasmtime::component::Linker<T>,
     get: fn(&mut T) -> &mut InstanceFunctions,
 ) -> wasmtime::Result<()> {
-    bindings::luasocket::socket::host::add_to_linker::<T, wasmtime::component::HasSelf<InstanceFunctions>>(linker, get)
+    bindings::luasocket::socket::host::add_to_linker::<
+        T,
+        wasmtime::component::HasSelf<InstanceFunctions>,
+    >(linker, get)
 }

@@ -134,7 +134,7 @@ impl FromLua for i64 {
 /// `lua_Number` to `lua_Integer` as Lua converts: exactly, or not at all.
 fn float_to_integer(x: f64) -> Option<i64> {
     // 2^63 is exact as a float; i64's range is [-2^63, 2^63).
-    (x.fract() == 0.0 && x >= -9_223_372_036_854_775_808.0 && x < 9_223_372_036_854_775_808.0)
+    (x.fract() == 0.0 && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&x))
         .then_some(x as i64)
 }
 
@@ -414,7 +414,8 @@ macro_rules! arities {
             R: IntoResults,
             $($p: Param,)*
         {
-            #[allow(non_snake_case, unused_mut, unused_variables)]
+            // The closure called in place gives `?` a function to return from.
+            #[allow(non_snake_case, unused_mut, unused_variables, clippy::redundant_closure_call)]
             fn into_async_host_fn(self, name: &str) -> Arc<AsyncFn> {
                 let name: Arc<str> = name.into();
                 Arc::new(move |values| -> BoxedCall {
@@ -453,25 +454,43 @@ mod tests {
     #[test]
     fn parameters_take_one_argument_each_and_missing_ones_are_nil() {
         let f = (|a: String, b: Option<i64>, c: f64| format!("{a} {b:?} {c}")).into_host_fn("f");
-        let got = call(&f, vec![LuaValue::string("x"), LuaValue::Nil, LuaValue::Integer(2)]);
+        let got = call(
+            &f,
+            vec![LuaValue::string("x"), LuaValue::Nil, LuaValue::Integer(2)],
+        );
         assert_eq!(got.unwrap(), vec![LuaValue::string("x None 2")]);
         let missing = call(&f, vec![LuaValue::string("x")]).unwrap_err();
-        assert_eq!(missing.message(), "bad argument #3 to 'f' (number expected, got no value)");
+        assert_eq!(
+            missing.message(),
+            "bad argument #3 to 'f' (number expected, got no value)"
+        );
         let wrong = call(&f, vec![LuaValue::Integer(1)]).unwrap_err();
-        assert_eq!(wrong.message(), "bad argument #1 to 'f' (string expected, got number)");
+        assert_eq!(
+            wrong.message(),
+            "bad argument #1 to 'f' (string expected, got number)"
+        );
     }
 
     #[test]
     fn integers_convert_as_lua_converts_them() {
         let f = (|n: i64| n).into_host_fn("n");
-        assert_eq!(call(&f, vec![LuaValue::Number(3.0)]).unwrap(), vec![LuaValue::Integer(3)]);
+        assert_eq!(
+            call(&f, vec![LuaValue::Number(3.0)]).unwrap(),
+            vec![LuaValue::Integer(3)]
+        );
         let e = call(&f, vec![LuaValue::Number(3.5)]).unwrap_err();
-        assert_eq!(e.message(), "bad argument #1 to 'n' (number has no integer representation)");
+        assert_eq!(
+            e.message(),
+            "bad argument #1 to 'n' (number has no integer representation)"
+        );
         let e = call(&f, vec![LuaValue::Number(9.3e18)]).unwrap_err();
         assert!(e.message().contains("no integer representation"), "{e}");
         let small = (|n: u8| n).into_host_fn("small");
         let e = call(&small, vec![LuaValue::Integer(300)]).unwrap_err();
-        assert_eq!(e.message(), "bad argument #1 to 'small' (300 is out of range for u8)");
+        assert_eq!(
+            e.message(),
+            "bad argument #1 to 'small' (300 is out of range for u8)"
+        );
     }
 
     #[test]
@@ -479,7 +498,10 @@ mod tests {
         let none = (|| ()).into_host_fn("none");
         assert_eq!(call(&none, vec![]).unwrap(), vec![]);
         let two = (|| (1i64, "two")).into_host_fn("two");
-        assert_eq!(call(&two, vec![]).unwrap(), vec![LuaValue::Integer(1), LuaValue::string("two")]);
+        assert_eq!(
+            call(&two, vec![]).unwrap(),
+            vec![LuaValue::Integer(1), LuaValue::string("two")]
+        );
         let rest = (|first: i64, rest: Vec<LuaValue>| {
             let mut all = vec![LuaValue::Integer(first)];
             all.extend(rest);
@@ -488,11 +510,20 @@ mod tests {
         .into_host_fn("rest");
         let args = vec![LuaValue::Integer(1), LuaValue::Boolean(true), LuaValue::Nil];
         assert_eq!(call(&rest, args.clone()).unwrap(), args);
-        let fails = (|key: String| -> Result<String, HostError> { Err(format!("no key {key}").into()) })
-            .into_host_fn("fails");
-        assert_eq!(call(&fails, vec![LuaValue::string("k")]).unwrap_err().message(), "no key k");
+        let fails =
+            (|key: String| -> Result<String, HostError> { Err(format!("no key {key}").into()) })
+                .into_host_fn("fails");
+        assert_eq!(
+            call(&fails, vec![LuaValue::string("k")])
+                .unwrap_err()
+                .message(),
+            "no key k"
+        );
         let maybe = (|hit: bool| hit.then_some("yes")).into_host_fn("maybe");
-        assert_eq!(call(&maybe, vec![LuaValue::Boolean(false)]).unwrap(), vec![LuaValue::Nil]);
+        assert_eq!(
+            call(&maybe, vec![LuaValue::Boolean(false)]).unwrap(),
+            vec![LuaValue::Nil]
+        );
         assert_eq!(
             call(&maybe, vec![LuaValue::Nil]).unwrap_err().message(),
             "bad argument #1 to 'maybe' (boolean expected, got nil)"
@@ -508,6 +539,9 @@ mod tests {
             "bad argument #1 to 'text' (string is not UTF-8)"
         );
         let bytes = (|b: Vec<u8>| b.into_iter().rev().collect::<Vec<u8>>()).into_host_fn("bytes");
-        assert_eq!(call(&bytes, vec![raw]).unwrap(), vec![LuaValue::String(vec![0, 0xff])]);
+        assert_eq!(
+            call(&bytes, vec![raw]).unwrap(),
+            vec![LuaValue::String(vec![0, 0xff])]
+        );
     }
 }

@@ -47,7 +47,11 @@ pub enum PushError {
 ///
 /// # Safety
 /// `state` is valid and `first..=last` are valid indices of its stack.
-pub unsafe fn read(state: *mut lua_State, first: c_int, last: c_int) -> Result<Vec<Value>, ReadError> {
+pub unsafe fn read(
+    state: *mut lua_State,
+    first: c_int,
+    last: c_int,
+) -> Result<Vec<Value>, ReadError> {
     let mut values = Vec::with_capacity((last - first + 1).max(0) as usize);
     for (n, index) in (first..=last).enumerate() {
         // SAFETY: as the caller promises.
@@ -125,7 +129,9 @@ impl Reader {
                 ffi::LUA_TNUMBER if ffi::lua_isinteger(state, index) != 0 => {
                     Node::Integer(ffi::lua_tointegerx(state, index, std::ptr::null_mut()))
                 }
-                ffi::LUA_TNUMBER => Node::Number(ffi::lua_tonumberx(state, index, std::ptr::null_mut())),
+                ffi::LUA_TNUMBER => {
+                    Node::Number(ffi::lua_tonumberx(state, index, std::ptr::null_mut()))
+                }
                 ffi::LUA_TSTRING => {
                     let mut len = 0;
                     let p = ffi::lua_tolstring(state, index, &mut len);
@@ -170,7 +176,8 @@ impl Reader {
     }
 
     fn push_node(&mut self, node: Node) -> Result<u32, String> {
-        let index = u32::try_from(self.nodes.len()).map_err(|_| "the value is too large".to_owned())?;
+        let index =
+            u32::try_from(self.nodes.len()).map_err(|_| "the value is too large".to_owned())?;
         self.nodes.push(node);
         Ok(index)
     }
@@ -346,7 +353,11 @@ unsafe extern "C-unwind" fn push_protected(state: *mut lua_State) -> c_int {
 
 /// # Safety
 /// Called only by [`push_protected`], with room on the stack for four more values.
-unsafe fn push_value(state: *mut lua_State, nodes: &[Node], slots: &mut Vec<ffi::lua_Integer>) -> Result<(), String> {
+unsafe fn push_value(
+    state: *mut lua_State,
+    nodes: &[Node],
+    slots: &mut Vec<ffi::lua_Integer>,
+) -> Result<(), String> {
     let Some(root) = nodes.first() else {
         // SAFETY: as the caller promises.
         unsafe { ffi::lua_pushnil(state) };
@@ -383,7 +394,11 @@ fn is_table(node: &Node) -> bool {
 ///
 /// # Safety
 /// As [`push_value`].
-unsafe fn make_tables(state: *mut lua_State, nodes: &[Node], slots: &mut [ffi::lua_Integer]) -> c_int {
+unsafe fn make_tables(
+    state: *mut lua_State,
+    nodes: &[Node],
+    slots: &mut [ffi::lua_Integer],
+) -> c_int {
     let tables = nodes.iter().filter(|n| is_table(n)).count();
     // SAFETY: as the caller promises.
     unsafe {

@@ -126,7 +126,9 @@ unsafe fn position(state: *mut ffi::lua_State) -> String {
     // SAFETY: `lua_Debug` is plain data that Lua fills; "Sl" only writes into it.
     unsafe {
         let mut ar: ffi::lua_Debug = std::mem::zeroed();
-        if ffi::lua_getstack(state, 1, &mut ar) == 0 || ffi::lua_getinfo(state, c"Sl".as_ptr(), &mut ar) == 0 {
+        if ffi::lua_getstack(state, 1, &mut ar) == 0
+            || ffi::lua_getinfo(state, c"Sl".as_ptr(), &mut ar) == 0
+        {
             return String::new();
         }
         if ar.currentline <= 0 {
@@ -328,15 +330,21 @@ mod tests {
         static APP: &dyn Host = &Named("app", vec![]);
         let lua = bare_state();
         install(&lua, &APP).unwrap();
-        let missing = lua.load(r##"return pcall(require, "app")"##).eval::<(bool, String)>();
+        let missing = lua
+            .load(r##"return pcall(require, "app")"##)
+            .eval::<(bool, String)>();
         assert!(!missing.unwrap().0, "no functions: no module");
         for taken in ["socket", "string", "package"] {
-            let host: &'static &'static dyn Host = Box::leak(Box::new(
-                &*Box::leak(Box::new(Named(taken, vec!["f"]))) as &dyn Host,
-            ));
+            let host: &'static &'static dyn Host =
+                Box::leak(Box::new(
+                    &*Box::leak(Box::new(Named(taken, vec!["f"]))) as &dyn Host
+                ));
             let lua = bare_state();
             let e = install(&lua, host).unwrap_err().to_string();
-            assert!(e.contains(&format!("the host's module name '{taken}' is a built-in")), "{e}");
+            assert!(
+                e.contains(&format!("the host's module name '{taken}' is a built-in")),
+                "{e}"
+            );
         }
     }
 }
