@@ -1,6 +1,6 @@
 //! Lua values and the WIT value graph (`lua`'s `value`, and `host`'s alike), over Lua's
-//! C API: the one conversion both crossings use, plugin calls (`wit::lua`, the host calling Lua) and
-//! host calls (`lua::host`, Lua calling the host).
+//! C API: the one conversion both crossings use, plugin calls (`wit::lua`, the host
+//! calling Lua) and host calls (`lua::host`, Lua calling the host).
 //!
 //! A graph keeps what a tree cannot: a table reached twice is one node referred to twice,
 //! so shared tables and cycles survive in both directions.
