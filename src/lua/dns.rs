@@ -16,6 +16,7 @@ pub fn push_table(args: &Args) {
         (c"toip", cfunction!(toip)),
     ];
     args.new_table(0, functions.len() as c_int);
+    // SAFETY: the table is on top of the C function's stack.
     unsafe { set_functions(args.state(), functions) };
 }
 

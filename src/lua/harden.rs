@@ -7,6 +7,8 @@
 //! - `debug.setmetatable` on userdata, `debug.setupvalue` and `debug.upvaluejoin` on C
 //!   functions: they would let a script re-type a userdata (a socket's metatable on a
 //!   file handle) or reach inside native closures.
+//! - `debug.setlocal` on a C function's frame: a finalizer running inside a binding could
+//!   overwrite the argument slot that keeps the binding's socket or string alive.
 //!
 //! These must be native: a Lua wrapper would hold the original function as an upvalue
 //! (`debug.getupvalue` hands it out) and call it (a call hook sees it as the callee).
@@ -48,6 +50,7 @@ pub fn install(lua: &mlua::Lua) -> mlua::Result<()> {
             ];
             let debug: &[Entry] = &[
                 (c"setmetatable", cfunction!(debug_setmetatable)),
+                (c"setlocal", cfunction!(debug_setlocal)),
                 (c"setupvalue", cfunction!(debug_setupvalue)),
                 (c"upvaluejoin", cfunction!(debug_upvaluejoin)),
             ];
@@ -146,6 +149,8 @@ fn load(args: &Args) -> LuaResult<c_int> {
 /// # Safety
 /// A C function's stack with the reader at slot 1.
 unsafe fn read_pieces(state: *mut ffi::lua_State) -> Result<(), String> {
+    // SAFETY: as the caller promises; each call has three free slots, and the reader runs
+    // protected, so its errors come back as values.
     unsafe {
         let mut pieces = 0;
         loop {
@@ -189,6 +194,7 @@ unsafe fn read_pieces(state: *mut ffi::lua_State) -> Result<(), String> {
 /// `index` is a valid stack index holding a string.
 unsafe fn string_len(state: *mut ffi::lua_State, index: c_int) -> usize {
     let mut len = 0;
+    // SAFETY: as the caller promises; a string converts to nothing else.
     unsafe { ffi::lua_tolstring(state, index, &mut len) };
     len
 }
@@ -198,6 +204,7 @@ unsafe fn string_len(state: *mut ffi::lua_State, index: c_int) -> usize {
 /// # Safety
 /// `index` is a valid stack index.
 unsafe fn text_at(state: *mut ffi::lua_State, index: c_int) -> String {
+    // SAFETY: as the caller promises; the bytes are copied while the value is there.
     unsafe {
         let mut len = 0;
         let p = ffi::lua_tolstring(state, index, &mut len);
@@ -295,6 +302,53 @@ fn debug_setupvalue(args: &Args) -> LuaResult<c_int> {
     Ok(1)
 }
 
+/// `debug.setlocal([thread,] level, local, value)`, for Lua functions' frames only (as
+/// ldblib.c's, otherwise). A C function's slots hold what native code relies on staying
+/// where it is: the object a binding works on, the string it reads.
+fn debug_setlocal(args: &Args) -> LuaResult<c_int> {
+    let state = args.state();
+    // SAFETY: slot 1 is checked before it is taken as a thread.
+    let (thread, arg) = unsafe {
+        match ffi::lua_type(state, 1) {
+            ffi::LUA_TTHREAD => (ffi::lua_tothread(state, 1), 1),
+            _ => (state, 0),
+        }
+    };
+    let level = c_int::try_from(args.integer(arg + 1)?).unwrap_or(-1);
+    let n = c_int::try_from(args.integer(arg + 2)?).unwrap_or(0);
+    // SAFETY: `lua_Debug` is plain integers and pointers, all-zero is a valid value; it is
+    // filled by `lua_getstack` before use, and `thread` is a live thread (held at slot 1).
+    // The value moves to `thread` only after its stack has room.
+    unsafe {
+        let mut frame: ffi::lua_Debug = std::mem::zeroed();
+        if level < 0 || ffi::lua_getstack(thread, level, &mut frame) == 0 {
+            return Err(Raise::Arg(arg + 1, "level out of range".into()));
+        }
+        ffi::lua_getinfo(thread, c"S".as_ptr(), &mut frame);
+        if CStr::from_ptr(frame.what) == c"C" {
+            return Err(sandbox_refusal(
+                state,
+                "debug.setlocal on C functions is disabled in the sandbox",
+            ));
+        }
+        if ffi::lua_type(state, arg + 3) == ffi::LUA_TNONE {
+            return Err(Raise::Arg(arg + 3, "value expected".into()));
+        }
+        if thread != state && ffi::lua_checkstack(thread, 1) == 0 {
+            return Err(Raise::Message("stack overflow".into()));
+        }
+        ffi::lua_settop(state, arg + 3);
+        ffi::lua_xmove(state, thread, 1);
+        let name = ffi::lua_setlocal(thread, &frame, n);
+        if name.is_null() {
+            ffi::lua_pop(thread, 1);
+        }
+        // A null name pushes nil, as Lua's own setlocal answers an unknown local.
+        ffi::lua_pushstring(state, name);
+    }
+    Ok(1)
+}
+
 /// `debug.upvaluejoin(f1, n1, f2, n2)`, for Lua functions only.
 fn debug_upvaluejoin(args: &Args) -> LuaResult<c_int> {
     lua_function(args, 1, "debug.upvaluejoin")?;
@@ -320,6 +374,7 @@ fn debug_upvaluejoin(args: &Args) -> LuaResult<c_int> {
 /// # Safety
 /// `state` is the state of a running C function.
 unsafe fn sandbox_refusal(state: *mut ffi::lua_State, message: &str) -> Raise {
+    // SAFETY: as the caller promises; `luaL_where` pushes one string, popped here.
     unsafe {
         ffi::luaL_where(state, 1);
         let place = text_at(state, -1);

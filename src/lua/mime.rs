@@ -23,6 +23,7 @@ pub fn open(args: &Args) -> LuaResult<c_int> {
         (c"dot", cfunction!(dot)),
     ];
     args.new_table(0, functions.len() as c_int + 1);
+    // SAFETY: the table is on top of the C function's stack.
     unsafe { set_functions(args.state(), functions) };
     args.push_str("MIME 1.0.3");
     args.set_field(-2, c"_VERSION");

@@ -2,6 +2,9 @@
 //! Native parts (`socket.core`) are Lua C functions over the core; the Lua parts are the
 //! files under `lua/`, compiled into the component.
 
+// Every `unsafe` here says why it holds: the bindings are where Lua's C API meets Rust.
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod api;
 mod dns;
 pub mod graph;

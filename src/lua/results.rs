@@ -1,10 +1,10 @@
 //! LuaSocket's result shapes, shared by every socket class: `1` or `nil, message`,
-//! addresses as `ip, port, family`, family names.
+//! addresses as `ip, port, family`, family names, `tostring`.
 
-use std::ffi::c_int;
+use std::ffi::{CStr, c_int};
 use std::net::SocketAddr;
 
-use super::api::Args;
+use super::api::{Args, LuaResult, Raise, ffi};
 use crate::net::NetError;
 use crate::net::addr::Family;
 
@@ -42,15 +42,48 @@ pub fn family(args: &Args, family: Option<Family>) -> c_int {
     1
 }
 
-/// `tostring(sock)`: "class: 0x…".
-pub fn describe(args: &Args, class: &std::ffi::CStr) -> c_int {
-    let text = format!(
-        "{}: {:p}",
-        class.to_string_lossy(),
-        super::api::address(args, 1)
-    );
+/// `tostring(obj)` for the LuaSec objects: "name: 0x…".
+pub fn describe(args: &Args, name: &CStr) -> c_int {
+    let text = format!("{}: {}", name.to_string_lossy(), pointer(args));
     args.push_str(&text);
     1
+}
+
+/// The address of the userdata at 1 as C's `%p` prints it (glibc's "(nil)" for none, as
+/// LuaSocket shows anything else).
+fn pointer(args: &Args) -> String {
+    let p = super::api::address(args, 1);
+    if p.is_null() {
+        "(nil)".into()
+    } else {
+        format!("{p:p}")
+    }
+}
+
+/// LuaSocket's `__tostring` (auxiliar.c's), shared by the tcp and udp classes:
+/// "tcp{client}: 0x…" for anything whose metatable's `__index` has a `class` string, so
+/// tcp's takes a udp object too. It reads the metatable, never the userdata.
+pub fn tostring(args: &Args) -> LuaResult<c_int> {
+    let state = args.state();
+    // SAFETY: the C function's own stack, three slots at most. The lookups are not raw,
+    // as in auxiliar.c: a foreign object's metamethods may run, and may raise, which is
+    // fine while this frame holds nothing.
+    let has_class = unsafe {
+        ffi::lua_getmetatable(state, 1) != 0
+            && ffi::lua_getfield(state, -1, c"__index".as_ptr()) == ffi::LUA_TTABLE
+            && ffi::lua_getfield(state, -1, c"class".as_ptr()) != ffi::LUA_TNIL
+            && ffi::lua_isstring(state, -1) != 0
+    };
+    if !has_class {
+        return Err(Raise::Message(
+            "invalid object passed to 'auxiliar.c:__tostring'".into(),
+        ));
+    }
+    let mut text = args.bytes(-1)?.to_vec();
+    text.extend_from_slice(b": ");
+    text.extend_from_slice(pointer(args).as_bytes());
+    args.push_bytes(&text);
+    Ok(1)
 }
 
 /// `setfd`'s effect on the descriptor registry, once the object took the number.

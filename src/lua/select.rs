@@ -8,11 +8,12 @@ use std::ffi::{CStr, c_int};
 use std::time::Duration;
 
 use super::api::{Args, LuaResult, Raise, ffi};
-use super::{ssl, tcp, udp};
+use super::ssl;
 use crate::net::select::{Selectable, select as core_select, select_confirmed};
 use crate::net::tcp::Tcp;
 use crate::net::timeout::Limit;
 use crate::net::tls::Tls;
+use crate::net::udp::Udp;
 
 /// The most entries one `select` table may hold: LuaSocket's `_SETSIZE`. There is no
 /// descriptor set behind it, only a list of pollables; this bounds the work per call.
@@ -34,6 +35,7 @@ return fd, dirty";
 /// `luaopen_socket_core`.
 pub fn init(args: &Args) {
     let state = args.state();
+    // SAFETY: `luaopen_socket_core`'s stack; each value pushed is stored or popped.
     unsafe {
         if ffi::luaL_loadstring(state, FOREIGN.as_ptr()) == ffi::LUA_OK {
             ffi::lua_setfield(state, ffi::LUA_REGISTRYINDEX, FOREIGN_KEY.as_ptr());
@@ -52,6 +54,7 @@ pub fn init(args: &Args) {
 /// Records the object at `arg` under descriptor `fd`.
 pub fn remember_fd(args: &Args, arg: c_int, fd: i64) {
     let arg = args.absolute(arg);
+    // SAFETY: the C function's own stack; raw access to our own table, popped after.
     unsafe {
         ffi::lua_getfield(args.state(), ffi::LUA_REGISTRYINDEX, FDS.as_ptr());
         ffi::lua_pushvalue(args.state(), arg);
@@ -62,6 +65,7 @@ pub fn remember_fd(args: &Args, arg: c_int, fd: i64) {
 
 /// Pushes the socket registered under `fd`, or nil.
 fn push_by_fd(args: &Args, fd: i64) {
+    // SAFETY: as in `remember_fd`; leaves one value.
     unsafe {
         ffi::lua_getfield(args.state(), ffi::LUA_REGISTRYINDEX, FDS.as_ptr());
         ffi::lua_rawgeti(args.state(), -1, fd);
@@ -69,7 +73,15 @@ fn push_by_fd(args: &Args, fd: i64) {
     }
 }
 
-/// A `select` entry: where its original value and its socket sit on the stack.
+/// A `select` entry: where its original value and the socket it names sit on the stack
+/// (the same slot for one of ours; the registry's answer for a foreign object).
+struct Anchored {
+    original: c_int,
+    socket: c_int,
+    dirty: bool,
+}
+
+/// An entry resolved to its socket.
 struct Entry {
     original: c_int,
     target: Target,
@@ -77,11 +89,12 @@ struct Entry {
 }
 
 /// The socket behind an entry. The pointers are to userdata anchored on the stack for
-/// the whole call; no two references to one socket are alive at once.
+/// the whole call, taken after the last Lua code of the call has run (see `select`); no
+/// two references to one socket are alive at once.
 #[derive(Clone, Copy)]
 enum Target {
     Tcp(*mut Tcp),
-    Udp(*const crate::net::udp::Udp),
+    Udp(*const Udp),
     Tls(*mut Tls),
 }
 
@@ -108,24 +121,30 @@ impl Target {
     }
 }
 
-/// The socket behind the value on top of the stack, if it is one of ours and open.
-fn native(args: &Args) -> Option<Target> {
-    if let Some(t) = tcp::test(args, -1) {
-        // SAFETY: a live userdata, anchored on the stack for the whole call.
-        return (!unsafe { &*t }.is_closed()).then_some(Target::Tcp(t));
-    }
-    if let Some(u) = udp::test(args, -1) {
-        return (!unsafe { &*u }.is_closed()).then_some(Target::Udp(u));
-    }
-    if let Some(t) = ssl::test(args, -1) {
-        return (!unsafe { &*t }.is_closed()).then_some(Target::Tls(t));
-    }
-    None
+/// Whether the value at `index` is one of our sockets (open or not).
+fn is_ours(args: &Args, index: c_int) -> bool {
+    args.test_object::<Tcp>(index).is_some()
+        || args.test_object::<Udp>(index).is_some()
+        || args.test_object::<ssl::Connection>(index).is_some()
 }
 
-/// Resolves every entry of the table at `arg`, leaving each original value and its
-/// socket anchored on the stack.
-fn gather(args: &Args, arg: c_int) -> LuaResult<Vec<Entry>> {
+/// The socket at `index`, if it is one of ours and open.
+fn native(args: &Args, index: c_int) -> Option<Target> {
+    if let Some(t) = args.test_object::<Tcp>(index) {
+        return (!t.is_closed()).then(|| Target::Tcp(t.as_ptr()));
+    }
+    if let Some(u) = args.test_object::<Udp>(index) {
+        return (!u.is_closed()).then(|| Target::Udp(u.as_ptr()));
+    }
+    let t = ssl::test(args, index)?;
+    // SAFETY: a live connection anchored on the stack; nothing else borrows it now.
+    (!unsafe { &*t }.is_closed()).then_some(Target::Tls(t))
+}
+
+/// Anchors every entry of the table at `arg` on the stack: its value, and for a foreign
+/// object the socket its descriptor names. Foreign objects are asked in Lua, which may
+/// do anything (close a socket, collect one), so nothing is resolved yet.
+fn gather(args: &Args, arg: c_int) -> LuaResult<Vec<Anchored>> {
     let mut entries = Vec::new();
     if args.is_none_or_nil(arg) {
         return Ok(entries);
@@ -145,10 +164,10 @@ fn gather(args: &Args, arg: c_int) -> LuaResult<Vec<Entry>> {
             return Err(Raise::Arg(arg, "too many sockets".into()));
         }
         let original = args.top();
-        if let Some(target) = native(args) {
-            entries.push(Entry {
+        if is_ours(args, original) {
+            entries.push(Anchored {
                 original,
-                target,
+                socket: original,
                 dirty: false,
             });
             continue;
@@ -157,21 +176,35 @@ fn gather(args: &Args, arg: c_int) -> LuaResult<Vec<Entry>> {
         let (fd, dirty) = foreign(args, original)?;
         let Some(fd) = fd else { continue };
         push_by_fd(args, fd);
-        match native(args) {
-            Some(target) => entries.push(Entry {
-                original,
-                target,
-                dirty,
-            }),
-            None => args.pop(1),
-        }
+        entries.push(Anchored {
+            original,
+            socket: args.top(),
+            dirty,
+        });
     }
     Ok(entries)
+}
+
+/// The open sockets of anchored entries. No Lua may run from here to the end of the call
+/// (the targets point into userdata).
+fn resolve(args: &Args, anchored: Vec<Anchored>) -> Vec<Entry> {
+    anchored
+        .into_iter()
+        .filter_map(|a| {
+            native(args, a.socket).map(|target| Entry {
+                original: a.original,
+                target,
+                dirty: a.dirty,
+            })
+        })
+        .collect()
 }
 
 /// `obj:getfd(), obj:dirty()` for the value at `index`, errors propagated as messages.
 fn foreign(args: &Args, index: c_int) -> LuaResult<(Option<i64>, bool)> {
     let state = args.state();
+    // SAFETY: the C function's own stack; the check runs protected, so an error in the
+    // object's methods comes back as a message. No reference into a userdata is alive.
     unsafe {
         if ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, FOREIGN_KEY.as_ptr())
             != ffi::LUA_TFUNCTION
@@ -204,6 +237,7 @@ pub fn select(args: &Args) -> LuaResult<c_int> {
     let limit = Limit::from_secs(timeout).duration();
     let reads = gather(args, 1)?;
     let writes = gather(args, 2)?;
+    let (reads, writes) = (resolve(args, reads), resolve(args, writes));
     let dirty = reads.iter().any(|e| e.dirty);
     let attempt = |remaining: Option<Duration>| {
         let read_refs: Vec<&dyn Selectable> = reads.iter().map(|e| e.target.selectable()).collect();

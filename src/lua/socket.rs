@@ -23,6 +23,7 @@ pub fn open(args: &Args) -> LuaResult<c_int> {
         (c"udp6", cfunction!(udp6)),
         (c"select", cfunction!(select::select)),
     ];
+    // SAFETY: the C function's own stack; each value is stored as soon as it is pushed.
     unsafe {
         ffi::lua_createtable(state, 0, 16);
         set_functions(state, functions);

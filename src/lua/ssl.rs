@@ -4,25 +4,74 @@
 
 use std::ffi::{CStr, c_int};
 
-use super::api::{Args, Entry, LuaResult, Raise, cfunction, collect, ffi, register_class};
+use super::api::{
+    Args, Entry, LuaResult, Object, Raise, UserClass, cfunction, collect, ffi, register_class,
+};
 use super::select::remember_fd;
-use super::{results, stream, tcp};
+use super::{results, stream};
 use crate::mime;
 use crate::net::error::NetError;
 use crate::net::id;
-use crate::net::tcp::Class;
+use crate::net::tcp::{Class, Tcp};
 use crate::net::tls::x509::{self, Certificate};
 use crate::net::tls::{Context, Mode, Params, Tls};
 
-const CONTEXT: &CStr = c"SSL:Context";
-const CONNECTION: &CStr = c"SSL:Connection";
-const CERTIFICATE: &CStr = c"SSL:Certificate";
-
 /// A connection userdata. Boxed: rustls's state is large, and Lua aligns userdata to 8.
-/// `None` only after collection.
-type Connection = Option<Box<Tls>>;
-type ContextData = Option<Context>;
-type CertificateData = Option<Box<Certificate>>;
+/// `None` once collected.
+#[derive(Default)]
+pub struct Connection(Option<Box<Tls>>);
+
+#[derive(Default)]
+struct ContextData(Option<Context>);
+
+#[derive(Default)]
+struct CertificateData(Option<Box<Certificate>>);
+
+/// LuaSec's classes: one metatable each, checked as `luaL_checkudata` does ("SSL:Context
+/// expected, got tcp{master}").
+macro_rules! luasec_class {
+    ($type:ty, $name:literal) => {
+        // SAFETY: one of LuaSec's class names, used for this type alone.
+        unsafe impl UserClass for $type {
+            type Kind = ();
+            const KINDS: &'static [()] = &[()];
+
+            fn name((): ()) -> &'static CStr {
+                $name
+            }
+
+            fn expected(arg: c_int, _: &[()]) -> Raise {
+                Raise::Type(arg, $name)
+            }
+        }
+    };
+}
+
+luasec_class!(Connection, c"SSL:Connection");
+luasec_class!(ContextData, c"SSL:Context");
+luasec_class!(CertificateData, c"SSL:Certificate");
+
+/// What a method of a collected object raises. (LuaSec frees the native object and
+/// leaves its methods reading NULL; Lua's io says "attempt to use a closed file".)
+fn collected(class: &str) -> Raise {
+    Raise::Message(format!("attempt to use a collected {class}"))
+}
+
+impl Connection {
+    fn live(&mut self) -> LuaResult<&mut Tls> {
+        self.0
+            .as_deref_mut()
+            .ok_or_else(|| collected("SSL:Connection"))
+    }
+}
+
+impl CertificateData {
+    fn live(&self) -> LuaResult<&Certificate> {
+        self.0
+            .as_deref()
+            .ok_or_else(|| collected("SSL:Certificate"))
+    }
+}
 
 /// `require "ssl.core"`.
 pub fn open(args: &Args) -> LuaResult<c_int> {
@@ -32,6 +81,7 @@ pub fn open(args: &Args) -> LuaResult<c_int> {
         (c"wrap", cfunction!(wrap)),
         (c"loadcertificate", cfunction!(loadcertificate)),
     ];
+    // SAFETY: the C function's own stack; the table is on top for `set_functions`.
     unsafe {
         ffi::lua_createtable(args.state(), 0, 4);
         super::api::set_functions(args.state(), functions);
@@ -68,8 +118,10 @@ fn register(args: &Args) {
         (c"__close", cfunction!(close)),
         (c"__tostring", cfunction!(connection_tostring)),
     ];
+    // As LuaSec, `__close` of a context or certificate is its `__gc`.
     let context_meta: &[Entry] = &[
         (c"__gc", cfunction!(collect::<ContextData>)),
+        (c"__close", cfunction!(collect::<ContextData>)),
         (c"__tostring", cfunction!(context_tostring)),
     ];
     let certificate: &[Entry] = &[
@@ -87,12 +139,14 @@ fn register(args: &Args) {
     ];
     let certificate_meta: &[Entry] = &[
         (c"__gc", cfunction!(collect::<CertificateData>)),
+        (c"__close", cfunction!(collect::<CertificateData>)),
         (c"__tostring", cfunction!(cert_tostring)),
     ];
+    // SAFETY: `luaopen_ssl_core`'s state, with room to spare.
     unsafe {
-        register_class(args.state(), CONNECTION, connection, connection_meta);
-        register_class(args.state(), CONTEXT, &[], context_meta);
-        register_class(args.state(), CERTIFICATE, certificate, certificate_meta);
+        register_class::<Connection>(args.state(), (), connection, connection_meta);
+        register_class::<ContextData>(args.state(), (), &[], context_meta);
+        register_class::<CertificateData>(args.state(), (), certificate, certificate_meta);
     }
 }
 
@@ -108,7 +162,7 @@ fn newcontext(args: &Args) -> LuaResult<c_int> {
     let params = params(args, 1)?;
     match params.build() {
         Ok(context) => {
-            args.push_object::<ContextData>(Some(context), CONTEXT);
+            args.push_object(ContextData(Some(context)), ());
             Ok(1)
         }
         Err(e) => Ok(args.fail(&e.to_string())),
@@ -175,6 +229,7 @@ fn strings(args: &Args, arg: c_int, key: &CStr) -> LuaResult<Option<Vec<String>>
 }
 
 fn context_tostring(args: &Args) -> LuaResult<c_int> {
+    args.object::<ContextData>(1, &[()])?;
     Ok(results::describe(args, c"SSL context"))
 }
 
@@ -183,9 +238,10 @@ fn context_at(args: &Args, arg: c_int) -> LuaResult<Result<Context, String>> {
     if args.is_table(arg) {
         return Ok(params(args, arg)?.build().map_err(|e| e.to_string()));
     }
-    match args.object::<ContextData>(arg, &[CONTEXT], "SSL context")? {
+    let context = args.object::<ContextData>(arg, &[()])?;
+    match &context.0 {
         Some(context) => Ok(Ok(context.clone())),
-        None => Err(Raise::Arg(arg, "SSL context expected".into())),
+        None => Err(collected("SSL:Context")),
     }
 }
 
@@ -196,25 +252,23 @@ fn context_at(args: &Args, arg: c_int) -> LuaResult<Result<Context, String>> {
 /// `ssl.wrap(sock, ctx | params)`: the connection takes `sock`'s TCP connection over; `sock`
 /// is left closed, as LuaSec leaves it without its descriptor.
 fn wrap(args: &Args) -> LuaResult<c_int> {
-    let Some(sock) = tcp::test(args, 1) else {
+    let Some(mut sock) = args.test_object::<Tcp>(1) else {
         return Err(Raise::Arg(1, "tcp{client} expected".into()));
     };
     let context = match context_at(args, 2)? {
         Ok(context) => context,
         Err(why) => return Ok(args.fail(&why)),
     };
-    // SAFETY: a live userdata argument; no other reference to it is alive.
-    let sock = unsafe { &mut *sock };
     if sock.class() != Class::Client || sock.is_closed() {
         return Ok(args.fail(NetError::NotConnected.as_str()));
     }
     let timeout = sock.timeout;
-    let taken = std::mem::take(sock);
+    let taken = std::mem::take(&mut *sock);
     match Tls::new(taken, &context) {
         Ok(mut tls) => {
             tls.timeout = timeout;
             let fd = tls.fd();
-            args.push_object::<Connection>(Some(Box::new(tls)), CONNECTION);
+            args.push_object(Connection(Some(Box::new(tls))), ());
             remember_fd(args, -1, fd);
             Ok(1)
         }
@@ -222,22 +276,20 @@ fn wrap(args: &Args) -> LuaResult<c_int> {
     }
 }
 
-/// The connection at `arg`, if it is one and still there.
+/// The TLS connection of the object at `arg`, if it is one and not collected; for
+/// `select`, which must not run Lua while it holds the pointer.
 pub fn test(args: &Args, arg: c_int) -> Option<*mut Tls> {
-    let p = args.test_object::<Connection>(arg, &[CONNECTION])?;
-    // SAFETY: a live userdata of this class.
-    unsafe { &mut *p }.as_deref_mut().map(|t| t as *mut Tls)
+    let mut object = args.test_object::<Connection>(arg)?;
+    object.0.as_deref_mut().map(|tls| tls as *mut Tls)
 }
 
-fn conn(args: &Args) -> LuaResult<&mut Tls> {
-    match args.object::<Connection>(1, &[CONNECTION], "SSL connection")? {
-        Some(tls) => Ok(tls),
-        None => Err(Raise::Arg(1, "SSL connection expected".into())),
-    }
+/// The connection object at 1, collected or not.
+fn conn(args: &Args) -> LuaResult<Object<'_, Connection>> {
+    args.object(1, &[()])
 }
 
 fn connection_tostring(args: &Args) -> LuaResult<c_int> {
-    let closed = conn(args)?.is_closed();
+    let closed = conn(args)?.0.as_ref().is_none_or(|tls| tls.is_closed());
     let text = format!(
         "SSL connection: {:p}{}",
         super::api::address(args, 1),
@@ -248,9 +300,9 @@ fn connection_tostring(args: &Args) -> LuaResult<c_int> {
 }
 
 fn dohandshake(args: &Args) -> LuaResult<c_int> {
-    let tls = conn(args)?;
-    let deadline = tls.deadline();
-    match tls.handshake(&deadline) {
+    let mut conn = conn(args)?;
+    let deadline = conn.live()?.deadline();
+    match conn.live()?.handshake(&deadline) {
         Ok(()) => {
             args.push_bool(true);
             Ok(1)
@@ -265,73 +317,83 @@ fn dohandshake(args: &Args) -> LuaResult<c_int> {
 }
 
 fn receive(args: &Args) -> LuaResult<c_int> {
-    let tls = conn(args)?;
+    let mut conn = conn(args)?;
     let (pattern, prefix, cap) = stream::receive_args(args)?;
-    let deadline = tls.deadline();
-    let result = tls.receive(pattern, prefix, cap, &deadline);
+    let deadline = conn.live()?.deadline();
+    let result = conn.live()?.receive(pattern, prefix, cap, &deadline);
     Ok(stream::push_received(args, result, None))
 }
 
 fn send(args: &Args) -> LuaResult<c_int> {
-    let tls = conn(args)?;
+    let mut conn = conn(args)?;
     let (data, before) = stream::send_args(args)?;
-    let deadline = tls.deadline();
+    let deadline = conn.live()?.deadline();
     let result = if data.is_empty() {
         Ok(0)
     } else {
-        tls.send(data, &deadline)
+        conn.live()?.send(data, &deadline)
     };
     Ok(stream::push_sent(args, result, before, None))
 }
 
+/// Also `__close`. A collected connection is closed already.
 fn close(args: &Args) -> LuaResult<c_int> {
-    conn(args)?.close();
+    if let Some(tls) = conn(args)?.0.as_deref_mut() {
+        tls.close();
+    }
     Ok(0)
 }
 
 fn settimeout(args: &Args) -> LuaResult<c_int> {
-    super::timeout::set(args, &mut conn(args)?.timeout)
+    let mut conn = conn(args)?;
+    super::timeout::set(args, |setting| {
+        setting.apply(&mut conn.live()?.timeout);
+        Ok(())
+    })
 }
 
 fn gettimeout(args: &Args) -> LuaResult<c_int> {
-    super::timeout::get(args, &conn(args)?.timeout)
+    let timeout = conn(args)?.live()?.timeout;
+    super::timeout::get(args, timeout)
 }
 
+/// A collected connection is as closed: not dirty, descriptor -1 (LuaSec's, too).
 fn dirty(args: &Args) -> LuaResult<c_int> {
-    let dirty = conn(args)?.dirty();
+    let dirty = conn(args)?.0.as_ref().is_some_and(|tls| tls.dirty());
     args.push_bool(dirty);
     Ok(1)
 }
 
 fn getfd(args: &Args) -> LuaResult<c_int> {
-    let fd = conn(args)?.fd();
+    let fd = conn(args)?.0.as_ref().map_or(id::INVALID, |tls| tls.fd());
     args.push_number(fd as f64);
     Ok(1)
 }
 
 fn setfd(args: &Args) -> LuaResult<c_int> {
-    let tls = conn(args)?;
+    let mut conn = conn(args)?;
     let fd = args.number(2)? as i64;
-    tls.set_fd(fd);
+    conn.live()?.set_fd(fd);
     Ok(results::after_setfd(args, fd))
 }
 
 fn getstats(args: &Args) -> LuaResult<c_int> {
-    Ok(stream::push_stats(args, conn(args)?.stats()))
+    let stats = conn(args)?.live()?.stats();
+    Ok(stream::push_stats(args, stats))
 }
 
 fn setstats(args: &Args) -> LuaResult<c_int> {
-    let tls = conn(args)?;
-    let stats = stream::stats_args(args, tls.stats())?;
-    tls.set_stats(stats);
+    let mut conn = conn(args)?;
+    let stats = stream::stats_args(args, conn.live()?.stats())?;
+    conn.live()?.set_stats(stats);
     args.push_number(1.0);
     Ok(1)
 }
 
 /// `conn:sni(name)` (client): the server name to ask for and verify against.
 fn sni(args: &Args) -> LuaResult<c_int> {
-    let tls = conn(args)?;
-    if tls.mode() != Mode::Client {
+    let mut conn = conn(args)?;
+    if conn.live()?.mode() != Mode::Client {
         return Err(Raise::Arg(
             1,
             "sni: server-side name maps are not supported".into(),
@@ -339,12 +401,13 @@ fn sni(args: &Args) -> LuaResult<c_int> {
     }
     let name = args.str(2)?.into_owned();
     // LuaSec returns nothing; a name that cannot be used leaves the address in force.
-    tls.set_sni(&name);
+    conn.live()?.set_sni(&name);
     Ok(0)
 }
 
 fn getsniname(args: &Args) -> LuaResult<c_int> {
-    match conn(args)?.requested_name() {
+    let name = conn(args)?.live()?.requested_name();
+    match name {
         Some(name) => args.push_str(&name),
         None => args.push_nil(),
     }
@@ -352,16 +415,16 @@ fn getsniname(args: &Args) -> LuaResult<c_int> {
 }
 
 fn want(args: &Args) -> LuaResult<c_int> {
-    let what = conn(args)?.want();
+    let what = conn(args)?.live()?.want();
     args.push_str(what);
     Ok(1)
 }
 
 /// `info([field])`: a table describing the session, or one of its fields.
 fn info(args: &Args) -> LuaResult<c_int> {
-    let tls = conn(args)?;
+    let mut conn = conn(args)?;
     let field = args.opt_str(2)?.map(|f| f.into_owned());
-    let Some(info) = tls.info() else {
+    let Some(info) = conn.live()?.info() else {
         args.push_nil();
         return Ok(1);
     };
@@ -388,13 +451,15 @@ fn info(args: &Args) -> LuaResult<c_int> {
     if let Some(field) = field {
         let key = std::ffi::CString::new(field).unwrap_or_default();
         args.push_raw_field(-1, &key);
+        // SAFETY: removes the table this call pushed, under the field.
         unsafe { ffi::lua_remove(args.state(), -2) };
     }
     Ok(1)
 }
 
 fn getalpn(args: &Args) -> LuaResult<c_int> {
-    match conn(args)?.alpn() {
+    let alpn = conn(args)?.live()?.alpn();
+    match alpn {
         Some(p) => args.push_bytes(&p),
         None => args.push_nil(),
     }
@@ -404,13 +469,13 @@ fn getalpn(args: &Args) -> LuaResult<c_int> {
 /// `true`, or `false` and what verification found, as LuaSec reports it without a
 /// verification callback.
 fn getpeerverification(args: &Args) -> LuaResult<c_int> {
-    let tls = conn(args)?;
-    if tls.is_closed() {
+    let mut conn = conn(args)?;
+    if conn.live()?.is_closed() {
         args.push_bool(false);
         args.push_str(NetError::Closed.as_str());
         return Ok(2);
     }
-    let problem = match tls.verification() {
+    let problem = match conn.live()?.verification() {
         Some(Ok(())) => {
             args.push_bool(true);
             return Ok(1);
@@ -425,21 +490,21 @@ fn getpeerverification(args: &Args) -> LuaResult<c_int> {
 
 /// `getpeercertificate([n])`: the peer's certificate (1) or the nth of its chain.
 fn getpeercertificate(args: &Args) -> LuaResult<c_int> {
-    let chain = conn(args)?.peer_certificates();
+    let chain = conn(args)?.live()?.peer_certificates();
     let n = args.opt_number(2)?.unwrap_or(1.0);
     let found = (n >= 1.0)
         .then(|| chain.get(n as usize - 1))
         .flatten()
         .and_then(|der| Certificate::parse(der));
     match found {
-        Some(cert) => args.push_object::<CertificateData>(Some(Box::new(cert)), CERTIFICATE),
+        Some(cert) => args.push_object(CertificateData(Some(Box::new(cert))), ()),
         None => args.push_nil(),
     }
     Ok(1)
 }
 
 fn getpeerchain(args: &Args) -> LuaResult<c_int> {
-    let chain = conn(args)?.peer_certificates();
+    let chain = conn(args)?.live()?.peer_certificates();
     if chain.is_empty() {
         args.push_nil();
         return Ok(1);
@@ -447,7 +512,7 @@ fn getpeerchain(args: &Args) -> LuaResult<c_int> {
     args.new_table(chain.len() as c_int, 0);
     for (i, der) in chain.iter().enumerate() {
         match Certificate::parse(der) {
-            Some(cert) => args.push_object::<CertificateData>(Some(Box::new(cert)), CERTIFICATE),
+            Some(cert) => args.push_object(CertificateData(Some(Box::new(cert))), ()),
             None => args.push_bool(false),
         }
         args.set_index(-2, i as i64 + 1);
@@ -469,21 +534,21 @@ fn loadcertificate(args: &Args) -> LuaResult<c_int> {
         .and_then(|der| Certificate::parse(&der));
     match parsed {
         Some(cert) => {
-            args.push_object::<CertificateData>(Some(Box::new(cert)), CERTIFICATE);
+            args.push_object(CertificateData(Some(Box::new(cert))), ());
             Ok(1)
         }
         None => Ok(args.fail("error loading certificate (invalid PEM or DER)")),
     }
 }
 
-fn cert(args: &Args) -> LuaResult<&Certificate> {
-    match args.object::<CertificateData>(1, &[CERTIFICATE], "X509 certificate")? {
-        Some(c) => Ok(c),
-        None => Err(Raise::Arg(1, "X509 certificate expected".into())),
-    }
+/// The certificate object at 1, collected or not. Its methods copy what they need out of
+/// it (`live`) before they push anything (see `api`).
+fn cert(args: &Args) -> LuaResult<Object<'_, CertificateData>> {
+    args.object(1, &[()])
 }
 
 fn cert_tostring(args: &Args) -> LuaResult<c_int> {
+    cert(args)?;
     Ok(results::describe(args, c"X509 certificate"))
 }
 
@@ -503,32 +568,38 @@ fn push_name(args: &Args, entries: &[x509::NameEntry]) {
 }
 
 fn cert_subject(args: &Args) -> LuaResult<c_int> {
-    push_name(args, &cert(args)?.subject);
+    let subject = cert(args)?.live()?.subject.clone();
+    push_name(args, &subject);
     Ok(1)
 }
 
 fn cert_issuer(args: &Args) -> LuaResult<c_int> {
-    push_name(args, &cert(args)?.issuer);
+    let issuer = cert(args)?.live()?.issuer.clone();
+    push_name(args, &issuer);
     Ok(1)
 }
 
 fn cert_notbefore(args: &Args) -> LuaResult<c_int> {
-    args.push_str(&x509::openssl_time(cert(args)?.not_before));
+    let time = x509::openssl_time(cert(args)?.live()?.not_before);
+    args.push_str(&time);
     Ok(1)
 }
 
 fn cert_notafter(args: &Args) -> LuaResult<c_int> {
-    args.push_str(&x509::openssl_time(cert(args)?.not_after));
+    let time = x509::openssl_time(cert(args)?.live()?.not_after);
+    args.push_str(&time);
     Ok(1)
 }
 
 fn cert_serial(args: &Args) -> LuaResult<c_int> {
-    args.push_str(&cert(args)?.serial_hex());
+    let serial = cert(args)?.live()?.serial_hex();
+    args.push_str(&serial);
     Ok(1)
 }
 
 fn cert_signature(args: &Args) -> LuaResult<c_int> {
-    args.push_str(&cert(args)?.signature_algorithm);
+    let name = cert(args)?.live()?.signature_algorithm.clone();
+    args.push_str(&name);
     Ok(1)
 }
 
@@ -536,7 +607,9 @@ fn cert_signature(args: &Args) -> LuaResult<c_int> {
 fn cert_validat(args: &Args) -> LuaResult<c_int> {
     let cert = cert(args)?;
     let t = args.number(2)?;
-    args.push_bool(cert.not_before as f64 <= t && t <= cert.not_after as f64);
+    let c = cert.live()?;
+    let valid = c.not_before as f64 <= t && t <= c.not_after as f64;
+    args.push_bool(valid);
     Ok(1)
 }
 
@@ -552,19 +625,20 @@ fn cert_digest(args: &Args) -> LuaResult<c_int> {
         b"sha512" => &digest::SHA512,
         _ => return Err(Raise::Arg(2, "invalid digest algorithm".into())),
     };
-    args.push_str(&x509::hex(digest::digest(algorithm, &cert.der).as_ref()));
+    let hex = x509::hex(digest::digest(algorithm, &cert.live()?.der).as_ref());
+    args.push_str(&hex);
     Ok(1)
 }
 
 fn cert_pem(args: &Args) -> LuaResult<c_int> {
-    let cert = cert(args)?;
-    args.push_str(&pem("CERTIFICATE", &cert.der));
+    let text = pem("CERTIFICATE", &cert(args)?.live()?.der);
+    args.push_str(&text);
     Ok(1)
 }
 
 /// `pubkey()` → PEM of the public key, its type, its size in bits.
 fn cert_pubkey(args: &Args) -> LuaResult<c_int> {
-    let key = &cert(args)?.public_key;
+    let key = cert(args)?.live()?.public_key.clone();
     args.push_str(&pem("PUBLIC KEY", &key.der));
     args.push_str(&key.kind);
     args.push_integer(i64::from(key.bits));
@@ -574,9 +648,9 @@ fn cert_pubkey(args: &Args) -> LuaResult<c_int> {
 /// `extensions()`: `{ [oid] = { name = "X509v3 Subject Alternative Name",
 /// dNSName = {...}, ... } }`, the extension LuaSec describes.
 fn cert_extensions(args: &Args) -> LuaResult<c_int> {
-    let cert = cert(args)?;
+    let alt_names = cert(args)?.live()?.alt_names.clone();
     args.new_table(0, 1);
-    let Some(alt) = &cert.alt_names else {
+    let Some(alt) = alt_names else {
         return Ok(1);
     };
     args.new_table(0, 5);

@@ -5,7 +5,9 @@
 
 use std::ffi::{CStr, c_int};
 
-use super::api::{Args, Entry, LuaResult, Raise, cfunction, collect, register_class};
+use super::api::{
+    Args, Entry, LuaResult, Object, Raise, UserClass, cfunction, collect, register_class,
+};
 use super::options as opt_args;
 use super::results;
 use super::select::remember_fd;
@@ -14,10 +16,22 @@ use crate::net::addr::{self, Family};
 use crate::net::options::Proto;
 use crate::net::tcp::{Class, Shutdown, Tcp};
 
-const MASTER: &CStr = c"tcp{master}";
-const CLIENT: &CStr = c"tcp{client}";
-const SERVER: &CStr = c"tcp{server}";
-const ANY: &[&CStr] = &[MASTER, CLIENT, SERVER];
+// SAFETY: LuaSocket's tcp class names, used for `Tcp` alone.
+unsafe impl UserClass for Tcp {
+    type Kind = Class;
+    const KINDS: &'static [Class] = &[Class::Master, Class::Client, Class::Server];
+    const GROUPS: &'static [&'static CStr] = &[c"tcp{any}"];
+    const CLASS_FIELD: bool = true;
+    const GC_RESULT: Option<f64> = Some(1.0);
+
+    fn name(kind: Class) -> &'static CStr {
+        match kind {
+            Class::Master => c"tcp{master}",
+            Class::Client => c"tcp{client}",
+            Class::Server => c"tcp{server}",
+        }
+    }
+}
 
 impl Default for Tcp {
     /// What a collected object leaves behind: closed.
@@ -29,33 +43,22 @@ impl Default for Tcp {
     }
 }
 
-fn class_name(class: Class) -> &'static CStr {
-    match class {
-        Class::Master => MASTER,
-        Class::Client => CLIENT,
-        Class::Server => SERVER,
-    }
+type TcpArg<'a> = LuaResult<Object<'a, Tcp>>;
+
+fn any(args: &Args) -> TcpArg<'_> {
+    args.object(1, Tcp::KINDS)
 }
 
-/// The TCP object at `arg`, if it is one.
-pub fn test(args: &Args, arg: c_int) -> Option<*mut Tcp> {
-    args.test_object::<Tcp>(arg, ANY)
+fn master(args: &Args) -> TcpArg<'_> {
+    args.object(1, &[Class::Master])
 }
 
-fn any(args: &Args) -> LuaResult<&mut Tcp> {
-    args.object(1, ANY, "tcp{any}")
+fn client(args: &Args) -> TcpArg<'_> {
+    args.object(1, &[Class::Client])
 }
 
-fn master(args: &Args) -> LuaResult<&mut Tcp> {
-    args.object(1, &[MASTER], "tcp{master}")
-}
-
-fn client(args: &Args) -> LuaResult<&mut Tcp> {
-    args.object(1, &[CLIENT], "tcp{client}")
-}
-
-fn server(args: &Args) -> LuaResult<&mut Tcp> {
-    args.object(1, &[SERVER], "tcp{server}")
+fn server(args: &Args) -> TcpArg<'_> {
+    args.object(1, &[Class::Server])
 }
 
 /// Registers the classes. Called by `luaopen_socket_core`.
@@ -84,10 +87,11 @@ pub fn register(args: &Args) {
     ];
     let meta: &[Entry] = &[
         (c"__gc", cfunction!(collect::<Tcp>)),
-        (c"__tostring", cfunction!(tostring)),
+        (c"__tostring", cfunction!(results::tostring)),
     ];
-    for class in ANY {
-        unsafe { register_class(args.state(), class, methods, meta) };
+    for &kind in Tcp::KINDS {
+        // SAFETY: `luaopen_socket_core`'s state, with room to spare.
+        unsafe { register_class::<Tcp>(args.state(), kind, methods, meta) };
     }
 }
 
@@ -96,7 +100,7 @@ pub fn create(args: &Args, family: Option<Family>) -> LuaResult<c_int> {
     match Tcp::new(family) {
         Ok(tcp) => {
             let fd = tcp.fd();
-            args.push_object(tcp, MASTER);
+            args.push_object(tcp, Class::Master);
             remember_fd(args, -1, fd);
             Ok(1)
         }
@@ -104,13 +108,8 @@ pub fn create(args: &Args, family: Option<Family>) -> LuaResult<c_int> {
     }
 }
 
-fn tostring(args: &Args) -> LuaResult<c_int> {
-    let class = class_name(any(args)?.class());
-    Ok(results::describe(args, class))
-}
-
 fn bind(args: &Args) -> LuaResult<c_int> {
-    let tcp = master(args)?;
+    let mut tcp = master(args)?;
     let host = args.str(2)?;
     let port = args.opt_str(3)?;
     let result =
@@ -119,35 +118,35 @@ fn bind(args: &Args) -> LuaResult<c_int> {
 }
 
 fn connect(args: &Args) -> LuaResult<c_int> {
-    let tcp = any(args)?;
+    let mut tcp = any(args)?;
     let host = args.str(2)?;
     let port = args.str(3)?;
     let deadline = tcp.deadline();
     let result = addr::parse_port(&port).and_then(|port| tcp.connect(&host, port, &deadline));
     // The class changes even when the connect fails: non-blocking connects rely on it.
     if tcp.class() == Class::Client {
-        args.set_class(1, CLIENT);
+        args.set_class::<Tcp>(1, Class::Client);
     }
     Ok(results::done(args, result))
 }
 
 fn listen(args: &Args) -> LuaResult<c_int> {
-    let tcp = master(args)?;
+    let mut tcp = master(args)?;
     let backlog = args.opt_number(2)?.unwrap_or(32.0);
     let result = tcp.listen(backlog.clamp(0.0, f64::from(u32::MAX)) as u32);
     if result.is_ok() {
-        args.set_class(1, SERVER);
+        args.set_class::<Tcp>(1, Class::Server);
     }
     Ok(results::done(args, result))
 }
 
 fn accept(args: &Args) -> LuaResult<c_int> {
-    let tcp = server(args)?;
+    let mut tcp = server(args)?;
     let deadline = tcp.deadline();
     match tcp.accept(&deadline) {
         Ok(client) => {
             let fd = client.fd();
-            args.push_object(client, CLIENT);
+            args.push_object(client, Class::Client);
             remember_fd(args, -1, fd);
             Ok(1)
         }
@@ -156,7 +155,7 @@ fn accept(args: &Args) -> LuaResult<c_int> {
 }
 
 fn receive(args: &Args) -> LuaResult<c_int> {
-    let tcp = client(args)?;
+    let mut tcp = client(args)?;
     let (pattern, prefix, cap) = stream::receive_args(args)?;
     let deadline = tcp.deadline();
     let result = tcp.receive(pattern, prefix, cap, &deadline);
@@ -164,7 +163,7 @@ fn receive(args: &Args) -> LuaResult<c_int> {
 }
 
 fn send(args: &Args) -> LuaResult<c_int> {
-    let tcp = client(args)?;
+    let mut tcp = client(args)?;
     let (data, before) = stream::send_args(args)?;
     let deadline = tcp.deadline();
     // Nothing to send touches nothing, not even a closed connection (as LuaSocket).
@@ -183,7 +182,7 @@ fn close(args: &Args) -> LuaResult<c_int> {
 }
 
 fn shutdown(args: &Args) -> LuaResult<c_int> {
-    let tcp = client(args)?;
+    let mut tcp = client(args)?;
     let how = match args.opt_bytes(2)?.unwrap_or(b"both") {
         b"both" => Shutdown::Both,
         b"receive" => Shutdown::Receive,
@@ -195,13 +194,16 @@ fn shutdown(args: &Args) -> LuaResult<c_int> {
 }
 
 fn settimeout(args: &Args) -> LuaResult<c_int> {
-    let tcp = any(args)?;
-    super::timeout::set(args, &mut tcp.timeout)
+    let mut tcp = any(args)?;
+    super::timeout::set(args, |setting| {
+        setting.apply(&mut tcp.timeout);
+        Ok(())
+    })
 }
 
 fn gettimeout(args: &Args) -> LuaResult<c_int> {
-    let tcp = any(args)?;
-    super::timeout::get(args, &tcp.timeout)
+    let timeout = any(args)?.timeout;
+    super::timeout::get(args, timeout)
 }
 
 fn dirty(args: &Args) -> LuaResult<c_int> {
@@ -220,17 +222,20 @@ fn getsockname(args: &Args) -> LuaResult<c_int> {
     Ok(results::address(args, address))
 }
 
+/// Any class, as LuaSocket (a master or server answers the error).
 fn getpeername(args: &Args) -> LuaResult<c_int> {
-    let address = client(args)?.remote_address();
+    let address = any(args)?.remote_address();
     Ok(results::address(args, address))
 }
 
+/// Clients only, as LuaSocket (the counters are its buffer's).
 fn getstats(args: &Args) -> LuaResult<c_int> {
-    Ok(stream::push_stats(args, any(args)?.stats()))
+    let stats = client(args)?.stats();
+    Ok(stream::push_stats(args, stats))
 }
 
 fn setstats(args: &Args) -> LuaResult<c_int> {
-    let tcp = any(args)?;
+    let mut tcp = client(args)?;
     let stats = stream::stats_args(args, tcp.stats())?;
     tcp.set_stats(stats);
     args.push_number(1.0);
@@ -244,21 +249,22 @@ fn getfd(args: &Args) -> LuaResult<c_int> {
 }
 
 fn setfd(args: &Args) -> LuaResult<c_int> {
-    let tcp = any(args)?;
+    let mut tcp = any(args)?;
     let fd = args.number(2)? as i64;
     tcp.set_fd(fd);
     Ok(results::after_setfd(args, fd))
 }
 
 fn setoption(args: &Args) -> LuaResult<c_int> {
-    let tcp = any(args)?;
+    let mut tcp = any(args)?;
     let opt = opt_args::name(args, Proto::Tcp)?;
     let value = opt_args::value(args, opt)?;
-    Ok(opt_args::push_set(args, tcp.set_option(opt, value)))
+    let result = tcp.set_option(opt, value);
+    Ok(opt_args::push_set(args, result))
 }
 
 fn getoption(args: &Args) -> LuaResult<c_int> {
-    let tcp = any(args)?;
+    let mut tcp = any(args)?;
     // "error" is read-only: a connect failure not reported yet (SO_ERROR).
     if args.bytes(2)? == b"error" {
         match tcp.take_error() {
@@ -268,5 +274,6 @@ fn getoption(args: &Args) -> LuaResult<c_int> {
         return Ok(1);
     }
     let opt = opt_args::name(args, Proto::Tcp)?;
-    Ok(opt_args::push_value(args, tcp.get_option(opt)))
+    let value = tcp.get_option(opt);
+    Ok(opt_args::push_value(args, value))
 }

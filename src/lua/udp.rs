@@ -4,7 +4,7 @@
 use std::ffi::{CStr, c_int};
 use std::net::SocketAddr;
 
-use super::api::{Args, Entry, LuaResult, cfunction, collect, register_class};
+use super::api::{Args, Entry, LuaResult, Object, UserClass, cfunction, collect, register_class};
 use super::options as opt_args;
 use super::results;
 use super::select::remember_fd;
@@ -13,9 +13,21 @@ use crate::net::addr::{self, Family};
 use crate::net::options::Proto;
 use crate::net::udp::{Class, DATAGRAM_SIZE, MAX_DATAGRAM, Udp};
 
-const UNCONNECTED: &CStr = c"udp{unconnected}";
-const CONNECTED: &CStr = c"udp{connected}";
-const ANY: &[&CStr] = &[UNCONNECTED, CONNECTED];
+// SAFETY: LuaSocket's udp class names, used for `Udp` alone.
+unsafe impl UserClass for Udp {
+    type Kind = Class;
+    const KINDS: &'static [Class] = &[Class::Unconnected, Class::Connected];
+    const GROUPS: &'static [&'static CStr] = &[c"udp{any}", c"select{able}"];
+    const CLASS_FIELD: bool = true;
+    const GC_RESULT: Option<f64> = Some(1.0);
+
+    fn name(kind: Class) -> &'static CStr {
+        match kind {
+            Class::Unconnected => c"udp{unconnected}",
+            Class::Connected => c"udp{connected}",
+        }
+    }
+}
 
 impl Default for Udp {
     /// What a collected object leaves behind: closed.
@@ -27,28 +39,18 @@ impl Default for Udp {
     }
 }
 
-fn class_name(class: Class) -> &'static CStr {
-    match class {
-        Class::Unconnected => UNCONNECTED,
-        Class::Connected => CONNECTED,
-    }
+type UdpArg<'a> = LuaResult<Object<'a, Udp>>;
+
+fn any(args: &Args) -> UdpArg<'_> {
+    args.object(1, Udp::KINDS)
 }
 
-/// The UDP object at `arg`, if it is one.
-pub fn test(args: &Args, arg: c_int) -> Option<*mut Udp> {
-    args.test_object::<Udp>(arg, ANY)
+fn unconnected(args: &Args) -> UdpArg<'_> {
+    args.object(1, &[Class::Unconnected])
 }
 
-fn any(args: &Args) -> LuaResult<&mut Udp> {
-    args.object(1, ANY, "udp{any}")
-}
-
-fn unconnected(args: &Args) -> LuaResult<&mut Udp> {
-    args.object(1, &[UNCONNECTED], "udp{unconnected}")
-}
-
-fn connected(args: &Args) -> LuaResult<&mut Udp> {
-    args.object(1, &[CONNECTED], "udp{connected}")
+fn connected(args: &Args) -> UdpArg<'_> {
+    args.object(1, &[Class::Connected])
 }
 
 pub fn register(args: &Args) {
@@ -73,10 +75,11 @@ pub fn register(args: &Args) {
     ];
     let meta: &[Entry] = &[
         (c"__gc", cfunction!(collect::<Udp>)),
-        (c"__tostring", cfunction!(tostring)),
+        (c"__tostring", cfunction!(results::tostring)),
     ];
-    for class in ANY {
-        unsafe { register_class(args.state(), class, methods, meta) };
+    for &kind in Udp::KINDS {
+        // SAFETY: `luaopen_socket_core`'s state, with room to spare.
+        unsafe { register_class::<Udp>(args.state(), kind, methods, meta) };
     }
 }
 
@@ -85,7 +88,7 @@ pub fn create(args: &Args, family: Option<Family>) -> LuaResult<c_int> {
     match Udp::new(family) {
         Ok(udp) => {
             let fd = udp.fd();
-            args.push_object(udp, UNCONNECTED);
+            args.push_object(udp, Class::Unconnected);
             remember_fd(args, -1, fd);
             Ok(1)
         }
@@ -93,13 +96,8 @@ pub fn create(args: &Args, family: Option<Family>) -> LuaResult<c_int> {
     }
 }
 
-fn tostring(args: &Args) -> LuaResult<c_int> {
-    let class = class_name(any(args)?.class());
-    Ok(results::describe(args, class))
-}
-
 fn sendto(args: &Args) -> LuaResult<c_int> {
-    let udp = unconnected(args)?;
+    let mut udp = unconnected(args)?;
     let data = args.bytes(2)?;
     let ip = args.str(3)?;
     let port = args.str(4)?;
@@ -115,10 +113,11 @@ fn sendto(args: &Args) -> LuaResult<c_int> {
 }
 
 fn send(args: &Args) -> LuaResult<c_int> {
-    let udp = connected(args)?;
+    let mut udp = connected(args)?;
     let data = args.bytes(2)?;
     let deadline = udp.deadline();
-    Ok(push_sent(args, udp.send(data, &deadline)))
+    let result = udp.send(data, &deadline);
+    Ok(push_sent(args, result))
 }
 
 fn push_sent(args: &Args, result: Result<usize, NetError>) -> c_int {
@@ -142,7 +141,7 @@ fn size(args: &Args) -> LuaResult<usize> {
 }
 
 fn receive(args: &Args) -> LuaResult<c_int> {
-    let udp = any(args)?;
+    let mut udp = any(args)?;
     let size = size(args)?;
     let deadline = udp.deadline();
     match udp.receive(size, &deadline) {
@@ -155,7 +154,7 @@ fn receive(args: &Args) -> LuaResult<c_int> {
 }
 
 fn receivefrom(args: &Args) -> LuaResult<c_int> {
-    let udp = unconnected(args)?;
+    let mut udp = unconnected(args)?;
     let size = size(args)?;
     let deadline = udp.deadline();
     match udp.receive(size, &deadline) {
@@ -170,7 +169,7 @@ fn receivefrom(args: &Args) -> LuaResult<c_int> {
 }
 
 fn setpeername(args: &Args) -> LuaResult<c_int> {
-    let udp = any(args)?;
+    let mut udp = any(args)?;
     let host = args.str(2)?;
     let port = args.opt_str(3)?;
     let result = if host == "*" {
@@ -178,12 +177,13 @@ fn setpeername(args: &Args) -> LuaResult<c_int> {
     } else {
         addr::parse_port(port.as_deref().unwrap_or("0")).and_then(|port| udp.connect(&host, port))
     };
-    args.set_class(1, class_name(udp.class()));
+    let class = udp.class();
+    args.set_class::<Udp>(1, class);
     Ok(results::done(args, result))
 }
 
 fn setsockname(args: &Args) -> LuaResult<c_int> {
-    let udp = unconnected(args)?;
+    let mut udp = unconnected(args)?;
     let host = args.str(2)?;
     let port = args.str(3)?;
     let result = addr::parse_port(&port).and_then(|port| udp.bind(&host, port));
@@ -224,27 +224,31 @@ fn getfd(args: &Args) -> LuaResult<c_int> {
 }
 
 fn setfd(args: &Args) -> LuaResult<c_int> {
-    let udp = any(args)?;
+    let mut udp = any(args)?;
     let fd = args.number(2)? as i64;
     udp.set_fd(fd);
     Ok(results::after_setfd(args, fd))
 }
 
 fn settimeout(args: &Args) -> LuaResult<c_int> {
-    let udp = any(args)?;
-    super::timeout::set(args, &mut udp.timeout)
+    let mut udp = any(args)?;
+    super::timeout::set(args, |setting| {
+        setting.apply(&mut udp.timeout);
+        Ok(())
+    })
 }
 
 fn gettimeout(args: &Args) -> LuaResult<c_int> {
-    let udp = any(args)?;
-    super::timeout::get(args, &udp.timeout)
+    let timeout = any(args)?.timeout;
+    super::timeout::get(args, timeout)
 }
 
 fn setoption(args: &Args) -> LuaResult<c_int> {
-    let udp = any(args)?;
+    let mut udp = any(args)?;
     let opt = opt_args::name(args, Proto::Udp)?;
     let value = opt_args::value(args, opt)?;
-    Ok(opt_args::push_set(args, udp.set_option(opt, value)))
+    let result = udp.set_option(opt, value);
+    Ok(opt_args::push_set(args, result))
 }
 
 fn getoption(args: &Args) -> LuaResult<c_int> {
@@ -254,5 +258,6 @@ fn getoption(args: &Args) -> LuaResult<c_int> {
         return Ok(1);
     }
     let opt = opt_args::name(args, Proto::Udp)?;
-    Ok(opt_args::push_value(args, udp.get_option(opt)))
+    let value = udp.get_option(opt);
+    Ok(opt_args::push_value(args, value))
 }
