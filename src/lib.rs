@@ -6,6 +6,7 @@
 //! - `wit`: the WIT face of the same core (the exported interfaces).
 //! - [`runner`]: Lua states and running chunks; [`interactive`]: the read-eval-print
 //!   loop's input; [`cli`]: the `wasi:cli/run` command.
+//! - `world`: what differs between the worlds the crate builds into.
 
 pub mod cli;
 pub mod interactive;
@@ -14,6 +15,7 @@ pub mod mime;
 pub mod net;
 pub mod runner;
 mod wit;
+mod world;
 
 /// What `-v` and embedders report.
 pub const VERSION: &str = concat!(
@@ -22,13 +24,26 @@ pub const VERSION: &str = concat!(
     " (LuaSocket 3.1.0)"
 );
 
-wit_bindgen::generate!({
-    world: "luasocket",
-    path: "wit",
-    // `eval` takes a wasi:io pollable: the very type the wasip2 crate binds.
-    with: { "wasi:io/poll@0.2.12": wasip2::io::poll },
-    generate_all,
-});
+/// The bindings of one world: the cargo feature picks which (see `world`). Types of the
+/// same shape are one Rust type: the `host` import's value graph is `lua`'s, so one
+/// conversion serves both directions.
+macro_rules! bind_world {
+    ($world:tt) => {
+        wit_bindgen::generate!({
+            world: $world,
+            path: "wit",
+            merge_structurally_equal_types: true,
+            // `eval` takes a wasi:io pollable: the very type the wasip2 crate binds.
+            with: { "wasi:io/poll@0.2.12": wasip2::io::poll },
+            generate_all,
+        });
+    };
+}
+
+#[cfg(not(feature = "plugin-world"))]
+bind_world!("luasocket");
+#[cfg(feature = "plugin-world")]
+bind_world!("plugin");
 
 use wit::Component;
 

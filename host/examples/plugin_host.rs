@@ -1,5 +1,6 @@
 //! A plugin host in a few lines: load a Lua plugin into a sandbox that may reach one
-//! address, and call it. Run: cargo run --release -p luasocket-wasi-host --example plugin_host
+//! address, give it a host function, and call it.
+//! Run: cargo run --release -p luasocket-wasi-host --example plugin_host
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 
@@ -7,12 +8,14 @@ use luasocket_wasi_host::{LuaValue, NetPolicy, Runtime, Sandbox};
 
 const PLUGIN: &str = r#"
     local socket = require("socket")
+    local host = require("host")
     function quote(port)
         local c = assert(socket.connect("127.0.0.1", port))
         c:send("QUOTE\n")
         local price = assert(c:receive())
         c:close()
-        return { symbol = "LUA", price = tonumber(price) }
+        host.log("got a price: " .. price)
+        return { symbol = "LUA", price = tonumber(price) * host.rate("EUR") }
     end
 "#;
 
@@ -30,7 +33,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             reply.write_all(b"42.5\n").unwrap();
         }
     });
-    let runtime = Runtime::new()?;
+    let mut runtime = Runtime::new()?;
+    // Host functions: plain closures; Lua calls them as `require("host").name(...)`.
+    runtime
+        .host_fn("log", |line: String| println!("plugin: {line}"))
+        .host_fn("rate", |currency: String| match currency.as_str() {
+            "EUR" => Ok(0.5),
+            _ => Err(format!("no rate for {currency}")),
+        });
     let sandbox = Sandbox {
         net: NetPolicy::parse(&format!("127.0.0.1:{port}"))?,
         ..Sandbox::default()

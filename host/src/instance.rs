@@ -30,6 +30,7 @@ macro_rules! guarded {
     }};
 }
 use crate::bindings::exports::luasocket::socket::lua::{Completion, Failure, Invocation};
+use crate::functions::HostPanic;
 use crate::limits::{Limit, Limits, within};
 use crate::runtime::{Captured, HostState};
 use crate::value::{LuaValue, ValueError, from_wit, to_wit};
@@ -68,6 +69,9 @@ pub enum CallError {
     Interrupted(Duration),
     #[error("bad value from the plugin: {0}")]
     Value(#[from] ValueError),
+    /// A host function panicked during the call; the instance trapped.
+    #[error("host function '{}' panicked: {}", .0.function, .0.message)]
+    HostPanic(HostPanic),
 }
 
 fn describe_failure(f: &Failure) -> String {

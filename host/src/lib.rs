@@ -8,6 +8,9 @@
 //! - [`handles`]: counting sockets and host handles;
 //! - [`files`]: file opens that cannot block (regular files and directories only);
 //! - [`value`]: Lua values crossing to the host;
+//! - [`functions`]: host functions, which Lua calls (the plugin world's `host` import);
+//! - [`typed`]: host functions as plain Rust closures, their parameters and results
+//!   converted from and to Lua values;
 //! - [`cache`]: the compiled-code cache;
 //! - [`lookup`]: name lookup filtered by the policy;
 //! - [`readiness`]: `wasi:io/poll` that keeps socket readiness fresh in busy guests;
@@ -18,6 +21,7 @@
 pub mod cache;
 pub mod component;
 pub mod files;
+pub mod functions;
 pub mod handles;
 #[macro_use]
 pub mod instance;
@@ -28,6 +32,7 @@ pub mod readiness;
 pub mod runtime;
 pub mod session;
 pub mod stdio;
+pub mod typed;
 pub mod value;
 
 /// Host bindings for the component's exports, generated from `wit/`.
@@ -42,9 +47,11 @@ pub mod bindings {
 }
 
 pub use bindings::exports::luasocket::socket::lua::{Failure, Invocation};
+pub use component::World;
+pub use functions::{HostError, HostFunctions, HostPanic};
 pub use instance::{CallError, Instance, Outcome, Plugin};
 pub use limits::{Limit, Limits};
 pub use policy::{NetPolicy, Rule};
 pub use runtime::{Pool, Preopen, RunResult, Runtime, RuntimeOptions, Sandbox};
 pub use session::{Interrupt, Session};
-pub use value::LuaValue;
+pub use value::{Graph, LuaValue};

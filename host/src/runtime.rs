@@ -1,10 +1,11 @@
 //! One engine and one compiled component, from which isolated instances are made, each
-//! in its own sandbox: network policy, preopened directories, and limits (see `limits`).
-//! Instances are cheap: the component is compiled once and pre-linked (`InstancePre`);
-//! with the pooling allocator, their memories come from a pre-reserved pool.
+//! in its own sandbox: network policy, preopened directories, limits (see `limits`), and
+//! host functions (see `functions`). Instances are cheap: the component is compiled once
+//! and pre-linked (`InstancePre`); with the pooling allocator, their memories come from a
+//! pre-reserved pool.
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use wasmtime::component::{Linker, Resource, ResourceTable};
 use wasmtime::error::Context as _;
@@ -17,6 +18,8 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::bindings::LuasocketPre;
 use crate::bindings::exports::luasocket::socket::lua::Invocation;
+use crate::component::World;
+use crate::functions::{self, HostFunctions, InstanceFunctions};
 use crate::handles::{self, Counted, SocketCount};
 use crate::instance::{CallError, Instance, Outcome, Plugin, exit_status};
 use crate::limits::{CpuMeter, Limit, Limits, MemoryLimiter, TICK};
@@ -25,7 +28,8 @@ use crate::policy::{NetPolicy, describe_use};
 use crate::readiness::{self, DriverTurns, FreshPoll};
 use crate::session::Session;
 use crate::stdio::PassedThrough;
-use crate::{cache, component, files};
+use crate::typed::{IntoAsyncHostFn, IntoHostFn};
+use crate::{cache, files};
 
 /// The environment variable that tells the guest its Lua heap budget (bytes).
 const LUA_MEMORY_VAR: &str = "LUASOCKET_WASI_LUA_MEMORY";
@@ -51,6 +55,9 @@ pub struct Sandbox {
     /// Extra environment variables for the guest (e.g. `HOSTNAME`). A `LUA_PATH` here
     /// replaces the one made from `dirs` (start it with [`package_path`] to keep them).
     pub env: Vec<(String, String)>,
+    /// Host functions of this instance alone, beside the runtime's (and before them, for
+    /// a name both have).
+    pub functions: HostFunctions,
 }
 
 /// The result of a one-shot run.
@@ -78,6 +85,8 @@ pub struct RuntimeOptions {
     /// Pre-reserve memory for this many concurrent instances (the pooling allocator):
     /// instantiation is faster, and memory is recycled, for hosts that run many.
     pub pool: Option<Pool>,
+    /// Which built-in component to run (default: the plugin world, with host functions).
+    pub world: World,
 }
 
 /// Pooling allocator sizes.
@@ -114,6 +123,7 @@ pub struct HostState {
     cpu: CpuMeter,
     sockets: SocketCount,
     turns: DriverTurns,
+    functions: InstanceFunctions,
 }
 
 impl WasiView for HostState {
@@ -133,6 +143,9 @@ impl HostState {
     pub(crate) fn classify(&self, error: wasmtime::Error, limits: &Limits) -> CallError {
         if let Some(code) = exit_status(&error) {
             return CallError::Exited(code);
+        }
+        if let Some(panic) = &self.functions.panicked {
+            return CallError::HostPanic(panic.clone());
         }
         if self.cpu.hit {
             return CallError::Limit(Limit::Cpu(limits.cpu.unwrap_or_default()));
@@ -177,27 +190,36 @@ pub struct Runtime {
     engine: Engine,
     pre: LuasocketPre<HostState>,
     ticker: OnceLock<()>,
+    /// Host functions every instance has; shared with the instances made so far, so a
+    /// change is copied on write and reaches only the instances made after it.
+    functions: Arc<HostFunctions>,
+    /// The name Lua `require`s the host functions by.
+    module: Arc<str>,
 }
 
 impl Runtime {
-    /// The component built into this crate, compiled or taken from the default cache.
+    /// The plugin world's component built into this crate, compiled or taken from the
+    /// default cache.
     pub fn new() -> wasmtime::Result<Runtime> {
         Runtime::with_cache(cache::default_dir())
     }
 
-    /// The built-in component, cached in `cache_dir` (`None`: compile every time).
+    /// The plugin world's component, cached in `cache_dir` (`None`: compile every time).
     pub fn with_cache(cache_dir: Option<PathBuf>) -> wasmtime::Result<Runtime> {
         Runtime::with_options(RuntimeOptions {
             cache_dir,
-            pool: None,
+            ..RuntimeOptions::default()
         })
     }
 
+    /// The built-in component of `options.world`.
     pub fn with_options(options: RuntimeOptions) -> wasmtime::Result<Runtime> {
-        Runtime::from_component(component::WASM, component::SHA256, options)
+        let (wasm, sha256) = options.world.component();
+        Runtime::from_component(wasm, sha256, options)
     }
 
-    /// Any build of the component, given as bytes and their SHA-256 (hex).
+    /// Any build of the component, of either world, given as bytes and their SHA-256
+    /// (hex); `options.world` is not looked at.
     pub fn from_component(
         wasm: &[u8],
         sha256: &str,
@@ -222,16 +244,47 @@ impl Runtime {
             table: &mut s.wasi.table,
             turns: &mut s.turns,
         })?;
+        // The command world does not import it; defining it anyway costs nothing.
+        functions::add_to_linker(&mut linker, |s: &mut HostState| &mut s.functions)?;
         let pre = LuasocketPre::new(linker.instantiate_pre(&component)?)?;
         Ok(Runtime {
             engine,
             pre,
             ticker: OnceLock::new(),
+            functions: Arc::default(),
+            module: Arc::from("host"),
         })
     }
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// Adds the synchronous host function `name` for every instance made from now on:
+    /// `runtime.host_fn("upper", |s: String| s.to_uppercase())`, which Lua calls as
+    /// `require("host").upper("x")`. See [`HostFunctions::add`].
+    pub fn host_fn<M>(&mut self, name: &str, f: impl IntoHostFn<M>) -> &mut Runtime {
+        Arc::make_mut(&mut self.functions).add(name, f);
+        self
+    }
+
+    /// Adds the async host function `name`. See [`HostFunctions::add_async`].
+    pub fn host_fn_async<M>(&mut self, name: &str, f: impl IntoAsyncHostFn<M>) -> &mut Runtime {
+        Arc::make_mut(&mut self.functions).add_async(name, f);
+        self
+    }
+
+    /// The runtime's host functions, to add several or a set made elsewhere.
+    pub fn host_functions(&mut self) -> &mut HostFunctions {
+        Arc::make_mut(&mut self.functions)
+    }
+
+    /// Names the module Lua `require`s the host functions by (default `host`). A Lua
+    /// state whose module would shadow a built-in one (`socket`, `string`, …) fails to
+    /// start, so such a name shows at the first load or run.
+    pub fn host_module(&mut self, name: &str) -> &mut Runtime {
+        self.module = Arc::from(name);
+        self
     }
 
     /// A fresh instance in `sandbox`.
@@ -377,6 +430,12 @@ impl Runtime {
             cpu: CpuMeter::new(sandbox.limits.cpu),
             sockets: SocketCount::new(sandbox.limits.max_sockets),
             turns: DriverTurns::default(),
+            functions: InstanceFunctions {
+                module: self.module.clone(),
+                shared: self.functions.clone(),
+                own: sandbox.functions.clone(),
+                panicked: None,
+            },
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.memory);

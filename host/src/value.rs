@@ -1,9 +1,12 @@
 //! Lua values on the host side, as a tree, and their flattened WIT form.
 //!
 //! The WIT `value` is a graph (Lua tables may share or contain themselves); a host mostly
-//! wants plain trees, so shared tables are copied and a cycle is an error.
+//! wants plain trees, so shared tables are copied and a cycle is an error. A host that
+//! needs the sharing takes the graph itself, [`Graph`].
 
-use crate::bindings::exports::luasocket::socket::lua::{Node, Value};
+pub use crate::bindings::exports::luasocket::socket::lua::{Node, Value as Graph};
+
+use Graph as Value;
 
 /// A Lua value a host can pass to a plugin or get back from one.
 #[derive(Debug, Clone, PartialEq)]

@@ -7,7 +7,9 @@
 
 pub mod api;
 mod dns;
+pub mod graph;
 pub mod harden;
+pub mod host;
 mod mime;
 mod options;
 mod os;
@@ -71,7 +73,12 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
     for &(name, _) in MODULES {
         preload.set(name, &loader)?;
     }
-    os::install(lua)
+    os::install(lua)?;
+    // Last, so that a host module never takes a built-in's name.
+    match crate::world::host() {
+        Some(h) => host::install(lua, h),
+        None => Ok(()),
+    }
 }
 
 /// The loader of every built-in Lua module, called by `require` as `loader(name, extra)`:

@@ -1,17 +1,17 @@
 //! `luasocket:socket/lua`: the one-shot runner, plugin states, and values crossing
 //! between Lua and WIT as flattened graphs.
 
-use std::collections::HashMap;
 use std::mem::ManuallyDrop;
 
-use mlua::{Lua, MultiValue, Table, Value as LuaValue};
+use mlua::{Lua, MultiValue, ffi};
 use wasip2::io::poll::Pollable;
 
 use super::Component;
 use crate::exports::luasocket::socket::lua::{
-    Completion, Evaluation, Failure, Guest, GuestState, Invocation, Node, State, Value,
+    Completion, Evaluation, Failure, Guest, GuestState, Invocation, State, Value,
 };
 use crate::interactive;
+use crate::lua::graph::{self, PushError};
 use crate::runner::{self, Session};
 
 impl Guest for Component {
@@ -57,20 +57,16 @@ pub struct StateResource(Session);
 impl GuestState for StateResource {
     fn load(&self, chunk_name: String, source: Vec<u8>) -> Result<Vec<Value>, Failure> {
         let results = self.0.load(chunk_name, &source).map_err(failure)?;
-        let values = to_wit(results);
+        let values = to_wit(self.0.lua(), results);
         runner::flush_stdio();
         values
     }
 
     fn call(&self, name: String, args: Vec<Value>) -> Result<Vec<Value>, Failure> {
         let lua = self.0.lua();
-        let args = args
-            .iter()
-            .map(|v| from_wit(lua, v))
-            .collect::<Result<MultiValue, String>>()
-            .map_err(Failure::Runtime)?;
+        let args = from_wit(lua, &args)?;
         let results = self.0.call(&name, args).map_err(failure)?;
-        let values = to_wit(results);
+        let values = to_wit(lua, results);
         runner::flush_stdio();
         values
     }
@@ -97,139 +93,32 @@ impl GuestState for StateResource {
     }
 }
 
-fn to_wit(values: MultiValue) -> Result<Vec<Value>, Failure> {
-    values
-        .iter()
-        .map(|v| graph(v).map_err(Failure::Runtime))
-        .collect()
+fn to_wit(lua: &Lua, values: MultiValue) -> Result<Vec<Value>, Failure> {
+    let mut graphs = Ok(Vec::new());
+    // SAFETY: the values are the protected function's arguments, 1..=top; reading them
+    // neither raises nor leaves anything, so nothing is returned.
+    let done = unsafe {
+        lua.exec_raw::<()>(values, |state| {
+            graphs = graph::read(state, 1, ffi::lua_gettop(state));
+            ffi::lua_settop(state, 0);
+        })
+    };
+    done.map_err(|e| Failure::Runtime(e.to_string()))?;
+    graphs.map_err(|e| Failure::Runtime(e.reason))
 }
 
-/// Flattens a Lua value into nodes, node 0 first. Tables are visited without recursion
-/// (a deep nesting cannot exhaust the stack) and each table once (cycles are kept).
-fn graph(root: &LuaValue) -> Result<Value, String> {
-    let mut nodes = Vec::new();
-    let mut seen: HashMap<*const std::ffi::c_void, u32> = HashMap::new();
-    let mut pending: Vec<(Table, u32)> = Vec::new();
-    let mut add = |v: &LuaValue,
-                   nodes: &mut Vec<Node>,
-                   pending: &mut Vec<(Table, u32)>|
-     -> Result<u32, String> {
-        if let LuaValue::Table(t) = v
-            && let Some(&i) = seen.get(&t.to_pointer())
-        {
-            return Ok(i);
-        }
-        let index = u32::try_from(nodes.len()).map_err(|_| "value too large".to_owned())?;
-        nodes.push(match v {
-            LuaValue::Nil => Node::Nil,
-            LuaValue::Boolean(b) => Node::Boolean(*b),
-            LuaValue::Integer(n) => Node::Integer(*n),
-            LuaValue::Number(n) => Node::Number(*n),
-            LuaValue::String(s) => match std::str::from_utf8(&s.as_bytes()) {
-                Ok(text) => Node::Text(text.to_owned()),
-                Err(_) => Node::Bytes(s.as_bytes().to_vec()),
-            },
-            LuaValue::Table(t) => {
-                seen.insert(t.to_pointer(), index);
-                pending.push((t.clone(), index));
-                Node::Nil
-            }
-            other => {
-                return Err(format!(
-                    "a {} value cannot cross to the host",
-                    other.type_name()
-                ));
-            }
-        });
-        Ok(index)
+/// Rebuilds Lua values from graphs; a malformed graph is an error, not a trap.
+fn from_wit(lua: &Lua, values: &[Value]) -> Result<MultiValue, Failure> {
+    let mut pushed = Ok(0);
+    // SAFETY: the function pushes the values and returns them, or pushes nothing.
+    let values = unsafe {
+        lua.exec_raw::<MultiValue>((), |state| {
+            pushed = graph::push(state, values);
+        })
     };
-    add(root, &mut nodes, &mut pending)?;
-    while let Some((table, index)) = pending.pop() {
-        let len = table.raw_len();
-        let mut pairs = Vec::new();
-        for pair in table.pairs::<LuaValue, LuaValue>() {
-            pairs.push(pair.map_err(|e| e.to_string())?);
-        }
-        let sequence = pairs.len() == len
-            && pairs
-                .iter()
-                .all(|(k, _)| matches!(k, LuaValue::Integer(i) if *i >= 1 && (*i as usize) <= len));
-        nodes[index as usize] = if sequence {
-            let mut items = vec![0; len];
-            for (k, v) in &pairs {
-                if let LuaValue::Integer(i) = k {
-                    items[*i as usize - 1] = add(v, &mut nodes, &mut pending)?;
-                }
-            }
-            Node::Sequence(items)
-        } else {
-            let mut entries = Vec::with_capacity(pairs.len());
-            for (k, v) in &pairs {
-                entries.push((
-                    add(k, &mut nodes, &mut pending)?,
-                    add(v, &mut nodes, &mut pending)?,
-                ));
-            }
-            Node::Table(entries)
-        };
+    match pushed {
+        Ok(_) => values.map_err(|e| Failure::Runtime(e.to_string())),
+        Err(PushError::Memory) => Err(Failure::OutOfMemory(PushError::Memory.to_string())),
+        Err(e) => Err(Failure::Runtime(e.to_string())),
     }
-    Ok(Value { nodes })
-}
-
-/// Rebuilds a Lua value from nodes: tables first (so references and cycles resolve),
-/// then their contents. Indices are checked; a bad graph is an error, not a trap.
-fn from_wit(lua: &Lua, value: &Value) -> Result<LuaValue, String> {
-    let nodes = &value.nodes;
-    if nodes.is_empty() {
-        return Ok(LuaValue::Nil);
-    }
-    let lua_err = |e: mlua::Error| e.to_string();
-    let mut tables: HashMap<usize, Table> = HashMap::new();
-    for (i, node) in nodes.iter().enumerate() {
-        if matches!(node, Node::Sequence(_) | Node::Table(_)) {
-            tables.insert(i, lua.create_table().map_err(lua_err)?);
-        }
-    }
-    let scalar = |i: u32| -> Result<LuaValue, String> {
-        let i = i as usize;
-        if let Some(t) = tables.get(&i) {
-            return Ok(LuaValue::Table(t.clone()));
-        }
-        Ok(
-            match nodes
-                .get(i)
-                .ok_or_else(|| format!("value node {i} does not exist"))?
-            {
-                Node::Nil => LuaValue::Nil,
-                Node::Boolean(b) => LuaValue::Boolean(*b),
-                Node::Integer(n) => LuaValue::Integer(*n),
-                Node::Number(n) => LuaValue::Number(*n),
-                Node::Text(s) => LuaValue::String(lua.create_string(s).map_err(lua_err)?),
-                Node::Bytes(b) => LuaValue::String(lua.create_string(b).map_err(lua_err)?),
-                Node::Sequence(_) | Node::Table(_) => unreachable!("tables were created above"),
-            },
-        )
-    };
-    for (i, table) in &tables {
-        match &nodes[*i] {
-            Node::Sequence(items) => {
-                for (k, &item) in items.iter().enumerate() {
-                    table.raw_set(k + 1, scalar(item)?).map_err(lua_err)?;
-                }
-            }
-            Node::Table(entries) => {
-                for &(k, v) in entries {
-                    let key = scalar(k)?;
-                    if matches!(key, LuaValue::Nil)
-                        || matches!(key, LuaValue::Number(n) if n.is_nan())
-                    {
-                        return Err("a table key cannot be nil or NaN".to_owned());
-                    }
-                    table.raw_set(key, scalar(v)?).map_err(lua_err)?;
-                }
-            }
-            _ => {}
-        }
-    }
-    scalar(0)
 }
