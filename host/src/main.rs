@@ -11,8 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use luasocket_wasi_host::policy::NetPolicy;
+use luasocket_wasi_host::sockets::SocketsImpl;
 use luasocket_wasi_host::{Failure, Invocation};
-use luasocket_wasi_host::{Limit, Outcome, Preopen, Runtime, Sandbox};
+use luasocket_wasi_host::{Limit, Outcome, Preopen, Runtime, RuntimeOptions, Sandbox};
 
 const USAGE: &str = "\
 usage: luasocket-wasi [run] [options] script.lua [args...]
@@ -341,7 +342,14 @@ fn main() -> ExitCode {
         .build();
     let result = runtime.map_err(|e| e.to_string()).and_then(|rt| {
         let result = rt.block_on(async {
-            let runtime = Runtime::new().map_err(|e| format!("{e:?}"))?;
+            // LUASOCKET_WASI_SOCKETS=wasmtime runs on wasmtime-wasi's sockets instead of
+            // the host's own, so the benchmarks can compare the two.
+            let runtime = Runtime::with_options(RuntimeOptions {
+                cache_dir: luasocket_wasi_host::cache::default_dir(),
+                sockets: SocketsImpl::from_env(),
+                ..RuntimeOptions::default()
+            });
+            let runtime = runtime.map_err(|e| format!("{e:?}"))?;
             runtime
                 .run(&cmd.sandbox, invocation)
                 .await

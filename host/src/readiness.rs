@@ -112,7 +112,9 @@ impl HostPollable for FreshPoll<'_> {
     async fn ready(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<bool> {
         self.turns.refresh().await;
         let mut block = pin!(HostPollable::block(self.table, pollable));
-        let looked = std::future::poll_fn(|cx| Poll::Ready(first_pass(cx, |cx| block.as_mut().poll(cx)))).await;
+        let looked =
+            std::future::poll_fn(|cx| Poll::Ready(first_pass(cx, |cx| block.as_mut().poll(cx))))
+                .await;
         match looked {
             Poll::Ready(done) => done.map(|()| true),
             Poll::Pending => Ok(false),

@@ -201,13 +201,13 @@ impl Runtime {
             lookups: &mut s.lookups,
         })?;
         match options.sockets {
-            SocketsImpl::Host => sockets::add_to_linker(&mut linker, |s: &mut HostState| {
-                SocketsView {
+            SocketsImpl::Host => {
+                sockets::add_to_linker(&mut linker, |s: &mut HostState| SocketsView {
                     table: &mut s.wasi.table,
                     policy: &s.policy,
                     count: &mut s.sockets,
-                }
-            })?,
+                })?
+            }
             SocketsImpl::Wasmtime => {
                 handles::add_to_linker(&mut linker, |s: &mut HostState| Counted {
                     count: &mut s.sockets,

@@ -98,7 +98,13 @@ pub fn code(errno: Errno) -> SocketError {
 }
 
 pub fn io_code(e: io::Error) -> SocketError {
-    code(Errno::from_io_error(&e).unwrap_or(Errno::IO))
+    // Errors made in Rust carry only a kind: those that mean an errno are mapped as one.
+    let errno = Errno::from_io_error(&e).unwrap_or(match e.kind() {
+        io::ErrorKind::WouldBlock => Errno::AGAIN,
+        io::ErrorKind::OutOfMemory => Errno::NOMEM,
+        _ => Errno::IO,
+    });
+    code(errno)
 }
 
 pub fn errno_code(errno: Errno) -> ErrorCode {
@@ -111,9 +117,11 @@ pub fn errno_code(errno: Errno) -> ErrorCode {
         Errno::CONNRESET | Errno::PIPE => ErrorCode::ConnectionReset,
         Errno::CONNABORTED => ErrorCode::ConnectionAborted,
         Errno::INVAL => ErrorCode::InvalidArgument,
-        Errno::HOSTUNREACH | Errno::HOSTDOWN | Errno::NETDOWN | Errno::NETUNREACH | Errno::NONET => {
-            ErrorCode::RemoteUnreachable
-        }
+        Errno::HOSTUNREACH
+        | Errno::HOSTDOWN
+        | Errno::NETDOWN
+        | Errno::NETUNREACH
+        | Errno::NONET => ErrorCode::RemoteUnreachable,
         Errno::ISCONN | Errno::NOTCONN | Errno::DESTADDRREQ => ErrorCode::InvalidState,
         Errno::MSGSIZE => ErrorCode::DatagramTooLarge,
         Errno::NOMEM | Errno::NOBUFS => ErrorCode::OutOfMemory,

@@ -56,7 +56,10 @@ fn kernel_says_ready(fd: BorrowedFd<'_>, direction: Direction) -> bool {
 /// Polls `poll` (a poll of a pollable list) once, and if it is not ready, asks the kernel
 /// about the sockets it is waiting for and polls it again with the answers. For the
 /// first pass of a host call only.
-pub fn first_pass<T>(cx: &mut Context<'_>, mut poll: impl FnMut(&mut Context<'_>) -> Poll<T>) -> Poll<T> {
+pub fn first_pass<T>(
+    cx: &mut Context<'_>,
+    mut poll: impl FnMut(&mut Context<'_>) -> Poll<T>,
+) -> Poll<T> {
     ROUND.with_borrow_mut(|round| *round = Some(Round::default()));
     let first = poll(cx);
     let asked = ROUND.with_borrow_mut(|round| round.take().map(|r| r.asked).unwrap_or_default());

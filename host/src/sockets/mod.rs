@@ -91,7 +91,10 @@ impl network::Host for SocketsView<'_> {
         error.downcast()
     }
 
-    fn network_error_code(&mut self, err: Resource<wasmtime::Error>) -> wasmtime::Result<Option<ErrorCode>> {
+    fn network_error_code(
+        &mut self,
+        err: Resource<wasmtime::Error>,
+    ) -> wasmtime::Result<Option<ErrorCode>> {
         let err = self.table.get(&err)?;
         Ok(err
             .downcast_ref::<std::io::Error>()

@@ -4,8 +4,10 @@
 //! is a `send` made at once; what the kernel does not take yet waits in a buffer of at
 //! most [`WRITE_ROOM`] bytes, which later writes, checks and waits push out first. So a
 //! small send into a socket with room is in the kernel when `write` returns, as native
-//! `send` is, and no background task is needed: `check-write` grants what the buffer has
-//! room for, counted down by each write.
+//! `send` is: `check-write` grants what the buffer has room for, counted down by each
+//! write. Only when the kernel leaves something behind does a task push it out as the
+//! socket drains, since the guest may never look at this stream again (it may be waiting
+//! on another socket for its peer to read, or have closed it).
 
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -111,6 +113,8 @@ pub struct WriteSide {
     broken: Option<Broken>,
     /// A shutdown of the send side waiting for `pending` to go out first.
     shutdown_after_flush: bool,
+    /// A task is pushing `pending` out (`flush_in_background`).
+    flushing: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -137,6 +141,7 @@ impl TcpWriter {
             permit: 0,
             broken: None,
             shutdown_after_flush: false,
+            flushing: false,
         }));
         (
             TcpWriter {
@@ -148,8 +153,7 @@ impl TcpWriter {
     }
 
     fn side(&self) -> MutexGuard<'_, WriteSide> {
-        // A panic while holding the lock leaves plain data behind: keep using it.
-        self.side.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.side)
     }
 }
 
@@ -207,11 +211,56 @@ impl WriteSide {
     fn room(&self) -> usize {
         WRITE_ROOM.saturating_sub(self.pending.len())
     }
+
+    /// Whether a task must be started to push `pending` out; if so, it counts as started.
+    fn needs_task(&mut self) -> bool {
+        let needed = !self.pending.is_empty() && self.broken.is_none() && !self.flushing;
+        self.flushing |= needed;
+        needed
+    }
+}
+
+fn lock(side: &Mutex<WriteSide>) -> MutexGuard<'_, WriteSide> {
+    // A panic while holding the lock leaves plain data behind: keep using it.
+    side.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Pushes what is pending out as the kernel takes it, then ends (sending the FIN first if
+/// a shutdown or the stream's drop asked for one). A peer that never reads keeps it
+/// waiting until the connection gives up (the kernel's timeouts), holding only the
+/// descriptor.
+fn flush_in_background(side: Arc<Mutex<WriteSide>>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        // No runtime to wait in (a host call outside one): later writes, checks and
+        // waits still push the buffer out.
+        lock(&side).flushing = false;
+        return;
+    };
+    runtime.spawn(async move {
+        loop {
+            let fd = Arc::clone(&lock(&side).fd);
+            fd.ready(Direction::Write).await;
+            let mut side = lock(&side);
+            side.push_pending();
+            if side.pending.is_empty() || side.broken.is_some() {
+                side.flushing = false;
+                return;
+            }
+        }
+    });
 }
 
 impl OutputStream for TcpWriter {
     fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
-        self.side().write(&bytes)
+        let (written, start_task) = {
+            let mut side = self.side();
+            let written = side.write(&bytes);
+            (written, side.needs_task())
+        };
+        if start_task {
+            flush_in_background(Arc::clone(&self.side));
+        }
+        written
     }
 
     fn flush(&mut self) -> StreamResult<()> {
@@ -283,41 +332,27 @@ impl Pollable for TcpWriter {
 
 impl Drop for TcpWriter {
     fn drop(&mut self) {
-        self.side().finish();
+        let start_task = self.side().finish();
+        if start_task {
+            flush_in_background(Arc::clone(&self.side));
+        }
     }
 }
 
 impl WriteSide {
     /// When the stream is dropped: what was written still goes out, then the end of stream
-    /// (FIN), as wasi's dropped output stream does, without holding up the guest: a task
-    /// finishes the job if the kernel cannot take it all now. A peer that never reads
-    /// makes that task wait until the connection gives up (the kernel's timeouts), holding
-    /// only the descriptor.
-    fn finish(&mut self) {
+    /// (FIN), as wasi's dropped output stream does, without holding up the guest. Returns
+    /// whether a task must be started to finish that.
+    fn finish(&mut self) -> bool {
         self.push_pending();
-        if self.broken.is_some() || self.pending.is_empty() {
-            if self.broken.is_none() {
-                self.shutdown_now();
-            }
-            return;
+        if self.broken.is_some() {
+            return false;
         }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        if self.pending.is_empty() {
             self.shutdown_now();
-            return;
-        };
-        let mut rest = WriteSide {
-            fd: Arc::clone(&self.fd),
-            pending: std::mem::take(&mut self.pending),
-            permit: 0,
-            broken: None,
-            shutdown_after_flush: true,
-        };
-        runtime.spawn(async move {
-            while rest.broken.is_none() && !rest.pending.is_empty() {
-                rest.fd.ready(Direction::Write).await;
-                rest.push_pending();
-            }
-            // push_pending sent the FIN once the last byte went.
-        });
+            return false;
+        }
+        self.shutdown_after_flush = true;
+        self.needs_task()
     }
 }

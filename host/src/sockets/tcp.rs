@@ -9,21 +9,23 @@ use std::time::Duration;
 use rustix::net::sockopt;
 use rustix::net::{SocketFlags, SocketType};
 use wasmtime::component::Resource;
+use wasmtime_wasi::p2::SocketResult;
 use wasmtime_wasi::p2::bindings::sockets::network::{
     ErrorCode, IpAddressFamily, IpSocketAddress, Network,
 };
-use wasmtime_wasi::p2::SocketResult;
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi_io::poll::{DynPollable, Pollable, subscribe};
 use wasmtime_wasi_io::streams::{DynInputStream, DynOutputStream};
 
-use super::address::{Family, code, errno_code, fits_family, from_any, is_remote, is_unicast, new_socket};
+use super::SocketsView;
+use super::address::{
+    Family, code, errno_code, fits_family, from_any, is_remote, is_unicast, new_socket,
+};
 use super::bindings::wasi::sockets::tcp::{HostTcpSocket, ShutdownType};
 use super::bindings::wasi::sockets::{tcp, tcp_create_socket};
 use super::fd::{Direction, SocketFd, ready_now};
 use super::kernel_round::socket_ready;
 use super::stream::{TcpReader, TcpWriter, WriteSide};
-use super::SocketsView;
 
 /// What `listen` uses unless told otherwise (as wasmtime-wasi).
 const DEFAULT_BACKLOG: u32 = 128;
@@ -78,7 +80,10 @@ impl TcpSocket {
     }
 
     fn local(&self) -> Option<SocketAddr> {
-        rustix::net::getsockname(self.fd.fd()).ok().as_ref().and_then(from_any)
+        rustix::net::getsockname(self.fd.fd())
+            .ok()
+            .as_ref()
+            .and_then(from_any)
     }
 
     /// Finishes a connect in progress if the kernel says it has: its streams, or its error.
@@ -303,7 +308,9 @@ impl HostTcpSocket for SocketsView<'_> {
         if tcp.state == State::Unbound && tcp.started != Some(Started::Bind) {
             return Err(ErrorCode::InvalidState.into());
         }
-        tcp.local().map(Into::into).ok_or_else(|| ErrorCode::InvalidState.into())
+        tcp.local()
+            .map(Into::into)
+            .ok_or_else(|| ErrorCode::InvalidState.into())
     }
 
     fn remote_address(&mut self, this: Resource<TcpSocket>) -> SocketResult<IpSocketAddress> {
@@ -326,12 +333,18 @@ impl HostTcpSocket for SocketsView<'_> {
         Ok(self.table.get(&this)?.family.into())
     }
 
-    fn set_listen_backlog_size(&mut self, this: Resource<TcpSocket>, value: u64) -> SocketResult<()> {
+    fn set_listen_backlog_size(
+        &mut self,
+        this: Resource<TcpSocket>,
+        value: u64,
+    ) -> SocketResult<()> {
         if value == 0 {
             return Err(ErrorCode::InvalidArgument.into());
         }
         let tcp = self.tcp(&this)?;
-        let backlog = u32::try_from(value).unwrap_or(u32::MAX).min(i32::MAX as u32);
+        let backlog = u32::try_from(value)
+            .unwrap_or(u32::MAX)
+            .min(i32::MAX as u32);
         match tcp.state {
             State::Listening => {
                 // Linux takes a new backlog on a listening socket.
@@ -348,7 +361,11 @@ impl HostTcpSocket for SocketsView<'_> {
         sockopt::socket_keepalive(self.tcp(&this)?.fd.fd()).map_err(code)
     }
 
-    fn set_keep_alive_enabled(&mut self, this: Resource<TcpSocket>, value: bool) -> SocketResult<()> {
+    fn set_keep_alive_enabled(
+        &mut self,
+        this: Resource<TcpSocket>,
+        value: bool,
+    ) -> SocketResult<()> {
         sockopt::set_socket_keepalive(self.tcp(&this)?.fd.fd(), value).map_err(code)
     }
 
@@ -357,7 +374,11 @@ impl HostTcpSocket for SocketsView<'_> {
         Ok(nanos(d))
     }
 
-    fn set_keep_alive_idle_time(&mut self, this: Resource<TcpSocket>, value: u64) -> SocketResult<()> {
+    fn set_keep_alive_idle_time(
+        &mut self,
+        this: Resource<TcpSocket>,
+        value: u64,
+    ) -> SocketResult<()> {
         let d = keepalive_duration(value)?;
         sockopt::set_tcp_keepidle(self.tcp(&this)?.fd.fd(), d).map_err(code)
     }
@@ -367,7 +388,11 @@ impl HostTcpSocket for SocketsView<'_> {
         Ok(nanos(d))
     }
 
-    fn set_keep_alive_interval(&mut self, this: Resource<TcpSocket>, value: u64) -> SocketResult<()> {
+    fn set_keep_alive_interval(
+        &mut self,
+        this: Resource<TcpSocket>,
+        value: u64,
+    ) -> SocketResult<()> {
         let d = keepalive_duration(value)?;
         sockopt::set_tcp_keepintvl(self.tcp(&this)?.fd.fd(), d).map_err(code)
     }
@@ -398,7 +423,11 @@ impl HostTcpSocket for SocketsView<'_> {
         receive_buffer_size(&self.tcp(&this)?.fd)
     }
 
-    fn set_receive_buffer_size(&mut self, this: Resource<TcpSocket>, value: u64) -> SocketResult<()> {
+    fn set_receive_buffer_size(
+        &mut self,
+        this: Resource<TcpSocket>,
+        value: u64,
+    ) -> SocketResult<()> {
         set_receive_buffer_size(&self.tcp(&this)?.fd, value)
     }
 
@@ -524,7 +553,9 @@ fn buffer_size(value: u64) -> SocketResult<usize> {
     if value == 0 {
         return Err(ErrorCode::InvalidArgument.into());
     }
-    Ok(usize::try_from(value).unwrap_or(usize::MAX).clamp(1, i32::MAX as usize))
+    Ok(usize::try_from(value)
+        .unwrap_or(usize::MAX)
+        .clamp(1, i32::MAX as usize))
 }
 
 /// Buffer sizes are hints: a size the kernel cannot give is not an error (wasi, and

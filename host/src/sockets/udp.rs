@@ -59,6 +59,7 @@ pub struct IncomingDatagrams {
 
 pub struct OutgoingDatagrams {
     fd: Arc<SocketFd>,
+    family: Family,
     remote: Option<SocketAddr>,
     permit: u64,
 }
@@ -98,7 +99,11 @@ impl SocketsView<'_> {
     }
 
     /// Connects (or with `None`, disconnects) the socket, checking the peer first.
-    fn set_peer(&mut self, this: &Resource<UdpSocket>, remote: Option<SocketAddr>) -> SocketResult<()> {
+    fn set_peer(
+        &mut self,
+        this: &Resource<UdpSocket>,
+        remote: Option<SocketAddr>,
+    ) -> SocketResult<()> {
         let udp = self.udp(this)?;
         let family = udp.family;
         let Some(addr) = remote else {
@@ -181,6 +186,7 @@ impl HostUdpSocket for SocketsView<'_> {
         };
         let outgoing = OutgoingDatagrams {
             fd: Arc::clone(&udp.fd),
+            family: udp.family,
             remote: udp.remote,
             permit: 0,
         };
@@ -195,12 +201,16 @@ impl HostUdpSocket for SocketsView<'_> {
             return Err(ErrorCode::InvalidState.into());
         }
         let local = rustix::net::getsockname(udp.fd.fd()).map_err(code)?;
-        from_any(&local).map(Into::into).ok_or_else(|| ErrorCode::InvalidState.into())
+        from_any(&local)
+            .map(Into::into)
+            .ok_or_else(|| ErrorCode::InvalidState.into())
     }
 
     fn remote_address(&mut self, this: Resource<UdpSocket>) -> SocketResult<IpSocketAddress> {
         let udp = self.udp(&this)?;
-        udp.remote.map(Into::into).ok_or_else(|| ErrorCode::InvalidState.into())
+        udp.remote
+            .map(Into::into)
+            .ok_or_else(|| ErrorCode::InvalidState.into())
     }
 
     fn address_family(&mut self, this: Resource<UdpSocket>) -> wasmtime::Result<IpAddressFamily> {
@@ -221,7 +231,11 @@ impl HostUdpSocket for SocketsView<'_> {
         receive_buffer_size(&self.udp(&this)?.fd)
     }
 
-    fn set_receive_buffer_size(&mut self, this: Resource<UdpSocket>, value: u64) -> SocketResult<()> {
+    fn set_receive_buffer_size(
+        &mut self,
+        this: Resource<UdpSocket>,
+        value: u64,
+    ) -> SocketResult<()> {
         set_receive_buffer_size(&self.udp(&this)?.fd, value)
     }
 
@@ -278,7 +292,10 @@ impl HostIncomingDatagramStream for SocketsView<'_> {
         Ok(got)
     }
 
-    fn subscribe(&mut self, this: Resource<IncomingDatagrams>) -> wasmtime::Result<Resource<DynPollable>> {
+    fn subscribe(
+        &mut self,
+        this: Resource<IncomingDatagrams>,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
         subscribe(self.table, this)
     }
 
@@ -293,7 +310,8 @@ impl IncomingDatagrams {
     fn receive_one(&mut self) -> Result<Option<(Vec<u8>, SocketAddr)>, Errno> {
         let buffer = &mut self.buffer;
         let got = self.fd.attempt(Direction::Read, |fd| {
-            rustix::net::recvfrom(fd, &mut buffer[..], RecvFlags::DONTWAIT).map_err(std::io::Error::from)
+            rustix::net::recvfrom(fd, &mut buffer[..], RecvFlags::DONTWAIT)
+                .map_err(std::io::Error::from)
         });
         match got {
             Ok((n, _, from)) => match from.as_ref().and_then(from_any) {
@@ -321,7 +339,11 @@ impl HostOutgoingDatagramStream for SocketsView<'_> {
         Ok(stream.permit)
     }
 
-    fn send(&mut self, this: Resource<OutgoingDatagrams>, datagrams: Vec<OutgoingDatagram>) -> SocketResult<u64> {
+    fn send(
+        &mut self,
+        this: Resource<OutgoingDatagrams>,
+        datagrams: Vec<OutgoingDatagram>,
+    ) -> SocketResult<u64> {
         let policy = self.policy.clone();
         let stream = self.table.get_mut(&this)?;
         if datagrams.len() as u64 > stream.permit {
@@ -344,7 +366,10 @@ impl HostOutgoingDatagramStream for SocketsView<'_> {
         Ok(sent)
     }
 
-    fn subscribe(&mut self, this: Resource<OutgoingDatagrams>) -> wasmtime::Result<Resource<DynPollable>> {
+    fn subscribe(
+        &mut self,
+        this: Resource<OutgoingDatagrams>,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
         subscribe(self.table, this)
     }
 
@@ -356,7 +381,11 @@ impl HostOutgoingDatagramStream for SocketsView<'_> {
 
 impl OutgoingDatagrams {
     /// Sends one datagram: true if it went, false if the socket would block.
-    fn send_one(&mut self, datagram: OutgoingDatagram, policy: &crate::policy::NetPolicy) -> SocketResult<bool> {
+    fn send_one(
+        &mut self,
+        datagram: OutgoingDatagram,
+        policy: &crate::policy::NetPolicy,
+    ) -> SocketResult<bool> {
         if datagram.data.len() > MAX_DATAGRAM {
             return Err(ErrorCode::DatagramTooLarge.into());
         }
@@ -365,7 +394,9 @@ impl OutgoingDatagrams {
             (Some(peer), Some(to)) if peer != to => return Err(ErrorCode::InvalidArgument.into()),
             (Some(_), _) => None,
             (None, Some(to)) => {
-                if !is_unicast(to.ip()) || !is_remote(to) {
+                // The other family (or IPv4-mapped) is wasi's invalid-argument, not
+                // whatever the kernel would make of it.
+                if !is_unicast(to.ip()) || !is_remote(to) || !fits_family(to.ip(), self.family) {
                     return Err(ErrorCode::InvalidArgument.into());
                 }
                 if !policy.check(to, SocketAddrUse::UdpSend) {
