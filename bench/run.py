@@ -43,6 +43,10 @@ for var in ("RUST_BACKTRACE", "RUST_LIB_BACKTRACE"):
 NATIVE = ["lua5.4"]
 COMPONENT = [str(CLI), "run", "--allow-net=127.0.0.1"]
 RUNTIMES = {"native": NATIVE, "component": COMPONENT}
+SOCKETS = {
+    "host": "the host's own `wasi:sockets` (host/src/sockets/)",
+    "wasmtime": "wasmtime-wasi's `wasi:sockets` (`--sockets wasmtime`)",
+}
 
 # Which scenarios also count instructions per operation under callgrind (set in main):
 # all of them in a full run, only ping-pong in a quick one (to check that counting works).
@@ -474,7 +478,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="tiny sizes, one repetition (CI smoke test)")
     ap.add_argument("--out", help="where the report goes (default: BENCHMARKS.md; --quick writes one only when given)")
+    ap.add_argument("--sockets", choices=("host", "wasmtime"), default="host",
+                    help="whose wasi:sockets the component runs on: the host's own (default) or "
+                         "wasmtime-wasi's, to measure the two side by side")
     opts = ap.parse_args()
+    # The CLI reads it (host/src/main.rs); every component process inherits it.
+    os.environ["LUASOCKET_WASI_SOCKETS"] = opts.sockets
     q = opts.quick
     reps = 1 if q else 5
     if instructions.available():
@@ -526,6 +535,7 @@ def write_report(out, table, reps, started, load_before):
         f"Measured {stamp} on {machine()}, by `./dev bench` (bench/run.py), in {minutes:.1f} minutes.\n"
         f"Load average (1 min) {load_before[0]:.2f} before and {load_after[0]:.2f} after the run, on\n"
         f"{os.cpu_count()} CPUs: {noisy(load_before, load_after)}\n\n"
+        f"The component ran on {SOCKETS[os.environ['LUASOCKET_WASI_SOCKETS']]}.\n\n"
         "Instructions per operation are counted by callgrind (bench/instructions.py): user space\n"
         "only, the same whatever else the machine is doing; they are the figures to compare\n"
         "between runs.\n\n"

@@ -274,10 +274,11 @@ fn a_peer_that_never_reads_cannot_make_send_or_close_hang() {
         started.elapsed() < Duration::from_secs(12),
         "the run waited for the peer"
     );
-    // The closed connection's unsent data is still draining in the host: its handles are
-    // held until the instance goes (by design: dropping them would block), and no more.
+    // The closed connection's unsent data is still draining in the host, in a task that
+    // holds only the descriptor (wasmtime-wasi's sockets hold the stream's handles until
+    // the instance goes instead): a few handles at most stay behind.
     assert!(
-        ran.resources > baseline() && ran.resources <= baseline() + 5,
+        ran.resources <= baseline() + 5,
         "{} handles vs {}",
         ran.resources,
         baseline()

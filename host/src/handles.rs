@@ -65,7 +65,12 @@ impl SocketCount {
         if self.live_at_scan + self.opened_since >= limit {
             self.live_at_scan = table
                 .iter_mut()
-                .filter(|e| e.is::<TcpSocket>() || e.is::<UdpSocket>())
+                .filter(|e| {
+                    e.is::<TcpSocket>()
+                        || e.is::<UdpSocket>()
+                        || crate::sockets::TcpSocket::is_socket(&**e)
+                        || crate::sockets::UdpSocket::is_socket(&**e)
+                })
                 .count();
             self.opened_since = 0;
             if self.live_at_scan >= limit {

@@ -14,6 +14,7 @@
 //! - [`cache`]: the compiled-code cache;
 //! - [`lookup`]: name lookup filtered by the policy;
 //! - [`readiness`]: `wasi:io/poll` that keeps socket readiness fresh in busy guests;
+//! - [`sockets`]: this host's own `wasi:sockets` TCP and UDP, over direct system calls;
 //! - [`stdio`]: stdout and stderr passed through without blocking the instance's thread.
 //!
 //! The `luasocket-wasi` command line (`src/main.rs`) is one user of this library.
@@ -31,6 +32,7 @@ pub mod policy;
 pub mod readiness;
 pub mod runtime;
 pub mod session;
+pub mod sockets;
 pub mod stdio;
 pub mod typed;
 pub mod value;

@@ -20,7 +20,8 @@ use std::time::Duration;
 
 use luasocket_wasi_host::runtime::package_path;
 use luasocket_wasi_host::{Failure, Invocation, Session};
-use luasocket_wasi_host::{Limit, Outcome, Preopen, Runtime, Sandbox};
+use luasocket_wasi_host::sockets::SocketsImpl;
+use luasocket_wasi_host::{Limit, Outcome, Preopen, Runtime, RuntimeOptions, Sandbox};
 
 use args::{Command, Script, Step};
 
@@ -222,7 +223,14 @@ impl Plan {
 
     /// The steps, then the loop if asked for (outside `block_on`: it blocks on each input).
     fn run(&self, rt: &tokio::runtime::Runtime) -> ExitCode {
-        let runtime = match Runtime::new() {
+        // LUASOCKET_WASI_SOCKETS=wasmtime runs on wasmtime-wasi's sockets instead of the
+        // host's own, so the benchmarks can compare the two.
+        let runtime = Runtime::with_options(RuntimeOptions {
+            cache_dir: luasocket_wasi_host::cache::default_dir(),
+            sockets: SocketsImpl::from_env(),
+            ..RuntimeOptions::default()
+        });
+        let runtime = match runtime {
             Ok(r) => r,
             Err(e) => return fail(status::HOST_ERROR, &format!("{e:?}")),
         };

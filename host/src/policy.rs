@@ -269,6 +269,16 @@ impl NetPolicy {
         }
     }
 
+    /// The one check every socket operation goes through, whichever wasi:sockets
+    /// implementation runs: allowed, or the denial reported (the CLI prints it).
+    pub fn check(&self, addr: SocketAddr, usage: SocketAddrUse) -> bool {
+        let allowed = self.allows(addr, usage);
+        if !allowed {
+            self.report(format!("{} {addr}", describe_use(usage)));
+        }
+        allowed
+    }
+
     /// May the script look `name` up?
     pub fn allows_name(&self, name: &str) -> bool {
         self.rules.iter().any(|r| r.covers_name(name))

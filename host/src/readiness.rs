@@ -13,9 +13,12 @@
 
 use std::future::Future;
 use std::pin::pin;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
+
+use crate::sockets::kernel_round::first_pass;
 use wasmtime_wasi::p2::DynPollable;
 use wasmtime_wasi::p2::bindings::io::poll::{self, Host, HostPollable};
 
@@ -45,12 +48,18 @@ impl DriverTurns {
         }
     }
 
-    /// Runs `wait`, noting whether it had to wait (then the runtime had its turn).
+    /// Runs `wait`, noting whether it had to wait (then the runtime had its turn). Its
+    /// first pass asks the kernel about this host's sockets that seem not ready
+    /// (`sockets::kernel_round`).
     async fn track<T>(&mut self, wait: impl Future<Output = T>) -> T {
         let mut wait = pin!(wait);
         let mut waited = false;
         let out = std::future::poll_fn(|cx| {
-            let p = wait.as_mut().poll(cx);
+            let p = if waited {
+                wait.as_mut().poll(cx)
+            } else {
+                first_pass(cx, |cx| wait.as_mut().poll(cx))
+            };
             waited |= p.is_pending();
             p
         })
@@ -98,9 +107,18 @@ impl HostPollable for FreshPoll<'_> {
             .await
     }
 
+    /// One look, as wasmtime-wasi-io's `ready`, with the kernel asked about this host's
+    /// sockets.
     async fn ready(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<bool> {
         self.turns.refresh().await;
-        HostPollable::ready(self.table, pollable).await
+        let mut block = pin!(HostPollable::block(self.table, pollable));
+        let looked =
+            std::future::poll_fn(|cx| Poll::Ready(first_pass(cx, |cx| block.as_mut().poll(cx))))
+                .await;
+        match looked {
+            Poll::Ready(done) => done.map(|()| true),
+            Poll::Pending => Ok(false),
+        }
     }
 
     fn drop(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {

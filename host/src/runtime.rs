@@ -24,9 +24,10 @@ use crate::handles::{self, Counted, SocketCount};
 use crate::instance::{CallError, Instance, Outcome, Plugin, exit_status};
 use crate::limits::{CpuMeter, Limit, Limits, MemoryLimiter, TICK};
 use crate::lookup::{self, FilteredLookup, Lookups};
-use crate::policy::{NetPolicy, describe_use};
+use crate::policy::NetPolicy;
 use crate::readiness::{self, DriverTurns, FreshPoll};
 use crate::session::Session;
+use crate::sockets::{self, SocketsImpl, SocketsView};
 use crate::stdio::PassedThrough;
 use crate::typed::{IntoAsyncHostFn, IntoHostFn};
 use crate::{cache, files};
@@ -87,6 +88,9 @@ pub struct RuntimeOptions {
     pub pool: Option<Pool>,
     /// Which built-in component to run (default: the plugin world, with host functions).
     pub world: World,
+    /// Whose `wasi:sockets` TCP and UDP the instances get: this host's (the default) or
+    /// wasmtime-wasi's (to compare the two).
+    pub sockets: SocketsImpl,
 }
 
 /// Pooling allocator sizes.
@@ -235,10 +239,21 @@ impl Runtime {
             policy: &s.policy,
             lookups: &mut s.lookups,
         })?;
-        handles::add_to_linker(&mut linker, |s: &mut HostState| Counted {
-            count: &mut s.sockets,
-            sockets: wasmtime_wasi::sockets::WasiSocketsView::sockets(&mut s.wasi),
-        })?;
+        match options.sockets {
+            SocketsImpl::Host => {
+                sockets::add_to_linker(&mut linker, |s: &mut HostState| SocketsView {
+                    table: &mut s.wasi.table,
+                    policy: &s.policy,
+                    count: &mut s.sockets,
+                })?
+            }
+            SocketsImpl::Wasmtime => {
+                handles::add_to_linker(&mut linker, |s: &mut HostState| Counted {
+                    count: &mut s.sockets,
+                    sockets: wasmtime_wasi::sockets::WasiSocketsView::sockets(&mut s.wasi),
+                })?
+            }
+        }
         files::add_to_linker(&mut linker)?;
         readiness::add_to_linker(&mut linker, |s: &mut HostState| FreshPoll {
             table: &mut s.wasi.table,
@@ -362,10 +377,7 @@ impl Runtime {
         let policy = sandbox.net.clone();
         let check = policy.clone();
         builder.socket_addr_check(move |addr, usage| {
-            let allowed = check.allows(addr, usage);
-            if !allowed {
-                check.report(format!("{} {addr}", describe_use(usage)));
-            }
+            let allowed = check.check(addr, usage);
             Box::pin(async move { allowed })
         });
         for dir in &sandbox.dirs {

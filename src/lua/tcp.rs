@@ -189,8 +189,10 @@ fn shutdown(args: &Args) -> LuaResult<c_int> {
         b"send" => Shutdown::Send,
         _ => return Err(Raise::Arg(2, "invalid shutdown method".into())),
     };
-    let result = tcp.shutdown(how);
-    Ok(results::done(args, result))
+    // LuaSocket's meth_shutdown ignores what shutdown(2) answers and returns 1: a
+    // connection the peer has already finished closing (ENOTCONN) is no error to a script.
+    let _ = tcp.shutdown(how);
+    Ok(results::done(args, Ok(())))
 }
 
 fn settimeout(args: &Args) -> LuaResult<c_int> {

@@ -447,9 +447,10 @@ impl Tcp {
     }
 
     /// A connect under a zero timeout: "timeout", as Linux's EINPROGRESS, even if it is as
-    /// good as done; only a refusal the host makes on the spot (its network policy) fails
-    /// at once, as connect(2) does with EACCES. One look, without letting the host run, so
-    /// that a refused port is never reported early by chance.
+    /// good as done; only a refusal by the host's network policy fails at once, as
+    /// connect(2) does with EACCES. One look: a host that knows the outcome already (a
+    /// refused loopback port is known at once) keeps it for the next connect, send,
+    /// receive or `getoption("error")`, as Linux keeps it in SO_ERROR.
     fn start_connect_only(&mut self, pending: Pending) -> NetResult<()> {
         match pending.socket.finish_connect() {
             Ok((input, output)) => {
@@ -461,7 +462,11 @@ impl Tcp {
                 self.state = State::Connecting(pending);
                 Err(NetError::Timeout)
             }
-            Err(e) => Err(e.into()),
+            Err(ErrorCode::AccessDenied) => Err(NetError::PermissionDenied),
+            Err(e) => {
+                self.state = State::Failed(Some(e.into()));
+                Err(NetError::Timeout)
+            }
         }
     }
 
