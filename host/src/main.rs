@@ -19,8 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use luasocket_wasi_host::runtime::package_path;
-use luasocket_wasi_host::{Failure, Invocation, Session};
 use luasocket_wasi_host::sockets::SocketsImpl;
+use luasocket_wasi_host::{Failure, Invocation, Session};
 use luasocket_wasi_host::{Limit, Outcome, Preopen, Runtime, RuntimeOptions, Sandbox};
 
 use args::{Command, Script, Step};
