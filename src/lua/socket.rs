@@ -13,6 +13,7 @@ use crate::net::poll;
 pub fn open(args: &Args) -> LuaResult<c_int> {
     let state = args.state();
     let functions: &[Entry] = &[
+        (c"__unload", cfunction!(unload)),
         (c"gettime", cfunction!(gettime)),
         (c"sleep", cfunction!(sleep)),
         (c"tcp", cfunction!(tcp_unspec)),
@@ -48,6 +49,12 @@ pub fn open(args: &Args) -> LuaResult<c_int> {
     tcp::register(args);
     udp::register(args);
     Ok(1)
+}
+
+/// LuaSocket's unload hook (luasocket.c's `global_unload`): it closes the socket library,
+/// which WASI has nothing of to close. Kept so scripts that list or call it find it.
+fn unload(_args: &Args) -> LuaResult<c_int> {
+    Ok(0)
 }
 
 fn gettime(args: &Args) -> LuaResult<c_int> {

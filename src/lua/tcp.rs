@@ -81,6 +81,9 @@ pub fn register(args: &Args) {
         (c"send", cfunction!(send)),
         (c"setfd", cfunction!(setfd)),
         (c"setoption", cfunction!(setoption)),
+        // LuaSocket's aliases (tcp.c): the same checks, the same answers.
+        (c"setpeername", cfunction!(connect)),
+        (c"setsockname", cfunction!(bind)),
         (c"setstats", cfunction!(setstats)),
         (c"settimeout", cfunction!(settimeout)),
         (c"shutdown", cfunction!(shutdown)),
