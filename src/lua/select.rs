@@ -256,12 +256,12 @@ pub fn select(args: &Args) -> LuaResult<c_int> {
     readable.sort_unstable();
     push_result(args, &reads, &readable);
     push_result(args, &writes, &writable);
+    // As select.c: two values when something is ready, a third ("timeout") only when not.
     if readable.is_empty() && writable.is_empty() {
         args.push_str("timeout");
-    } else {
-        args.push_nil();
+        return Ok(3);
     }
-    Ok(3)
+    Ok(2)
 }
 
 /// A result table: `t[k] = obj` and `t[obj] = k`.
