@@ -11,7 +11,8 @@ socket.ftp = {}
 local _M = socket.ftp
 
 _M.TIMEOUT = 60
-_M.PORT = 21
+-- Kept local, as LuaSocket keeps it: the default control port.
+local PORT = 21
 _M.USER = "ftp"
 _M.PASSWORD = "anonymous@anonymous.org"
 
@@ -19,7 +20,7 @@ local metat = { __index = {} }
 local session = metat.__index
 
 function _M.open(server, port, create)
-    local t = socket.try(tp.connect(server, port or _M.PORT, _M.TIMEOUT, create))
+    local t = socket.try(tp.connect(server, port or PORT, _M.TIMEOUT, create))
     local f = setmetatable({ tp = t, create = create }, metat)
     f.try = socket.newtry(function() f:close() end)
     return f

@@ -35,7 +35,8 @@ local SCHEMES = {
         end,
     },
 }
-_M.SCHEMES = SCHEMES
+-- LuaSocket exports the table (lower case): scripts add schemes to it.
+_M.schemes = SCHEMES
 
 -- Reads a header block into `headers` (names lower-cased): folded lines are joined,
 -- repeated names are joined with ", ".
@@ -442,9 +443,11 @@ trequest = function(reqt)
     return 1, code, headers, status
 end
 
-local function srequest(u, body)
+-- The request table behind the simple form: a string sink into `target`, and for a body
+-- a form POST. Exported, as LuaSocket does, for modules that build on the simple form.
+local function genericform(u, body)
     local t = {}
-    local reqt = { url = u, sink = ltn12.sink.table(t) }
+    local reqt = { url = u, sink = ltn12.sink.table(t), target = t }
     if body then
         reqt.source = ltn12.source.string(body)
         reqt.headers = {
@@ -453,8 +456,14 @@ local function srequest(u, body)
         }
         reqt.method = "POST"
     end
+    return reqt
+end
+_M.genericform = genericform
+
+local function srequest(u, body)
+    local reqt = genericform(u, body)
     local code, headers, status = socket.skip(1, trequest(reqt))
-    return table.concat(t), code, headers, status
+    return table.concat(reqt.target), code, headers, status
 end
 
 _M.request = socket.protect(function(reqt, body)

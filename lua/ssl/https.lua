@@ -15,6 +15,8 @@ local try = socket.try
 
 local _M = {
     _VERSION = "1.3.2",
+    -- LuaSec's module has one; this one is a re-creation of its API, so it says so.
+    _COPYRIGHT = "luasocket-wasi's ssl.https, after LuaSec 1.3.2 (Copyright (C) 2009-2023 PUC-Rio)",
     PORT = 443,
     TIMEOUT = 60,
 }
