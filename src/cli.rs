@@ -126,7 +126,7 @@ fn run(argv: &[String]) -> Result<Ended, String> {
     }
 }
 
-/// A script as `lua` reads one: a first line starting with `#` is skipped.
+/// A script's chunk name and source (the runner skips a first `#` line of a script).
 fn read_script(path: &str) -> Result<(String, Vec<u8>), String> {
     let (name, source) = if path == "-" {
         let mut source = Vec::new();
@@ -138,7 +138,7 @@ fn read_script(path: &str) -> Result<(String, Vec<u8>), String> {
         let source = std::fs::read(path).map_err(|e| format!("cannot open {path}: {e}"))?;
         (format!("@{path}"), source)
     };
-    Ok((name, runner::skip_shebang(&source).to_vec()))
+    Ok((name, source))
 }
 
 fn describe(failure: Failure) -> String {

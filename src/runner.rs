@@ -377,12 +377,18 @@ impl Session {
     }
 
     /// Compiles and runs one chunk with `args` as `...`; results as `tostring` shows them.
+    /// A script (named `@file` or `=stdin`) is read as `lua` reads one: see `skip_shebang`.
     pub fn run_chunk(
         &self,
         chunk_name: String,
         source: &[u8],
         args: Vec<String>,
     ) -> Result<Completion, Failure> {
+        let source = if is_script(&chunk_name) {
+            skip_shebang(source)
+        } else {
+            source
+        };
         let result = self.compile(chunk_name, source).and_then(|chunk| {
             let args = args
                 .into_iter()
@@ -543,11 +549,17 @@ pub fn flush_stdio() {
     unsafe { fflush(std::ptr::null_mut()) };
 }
 
+/// Whether a chunk is a script file or stdin (Lua's chunk names `@path`, `=stdin`), whose
+/// source is read as a file rather than taken as given (`-e` chunks, plugin sources).
+fn is_script(chunk_name: &str) -> bool {
+    chunk_name.starts_with('@') || chunk_name == "=stdin"
+}
+
 /// A script file's source as `lua` reads it (luaL_loadfilex): a UTF-8 byte-order mark
 /// dropped, and a first line starting with `#` (`#!/usr/bin/env lua`) emptied, its
 /// newline kept so that line numbers in messages stay right. Only for files and stdin:
 /// `-e` chunks are taken as they are, as `lua` takes them.
-pub fn skip_shebang(source: &[u8]) -> &[u8] {
+fn skip_shebang(source: &[u8]) -> &[u8] {
     let source = source.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(source);
     if !source.starts_with(b"#") {
         return source;
@@ -578,7 +590,19 @@ mod tests {
             b"\nprint(1)\n"
         );
         assert_eq!(skip_shebang(b"#"), b"");
+        assert_eq!(skip_shebang(b"# only"), b"");
+        assert_eq!(skip_shebang(b"\xEF\xBB\xBFprint(1)"), b"print(1)");
         assert_eq!(skip_shebang(b"\xEF\xBB\xBF#!lua\nx"), b"\nx");
         assert_eq!(skip_shebang(b"x = 1 # 2\n"), b"x = 1 # 2\n");
+        assert_eq!(
+            skip_shebang(b"print(1) # not first\n"),
+            b"print(1) # not first\n"
+        );
+    }
+
+    #[test]
+    fn scripts_are_files_and_stdin_not_command_line_chunks() {
+        assert!(is_script("@s.lua") && is_script("=stdin"));
+        assert!(!is_script("=(command line)") && !is_script("plugin"));
     }
 }

@@ -343,8 +343,8 @@ fn command_line_step(step: &Step) -> Planned {
     }
 }
 
-/// The script's chunk name and source, read as `lua` reads a script file: a first line
-/// starting with `#` skipped (see `skip_shebang`).
+/// The script's chunk name and source; the guest reads it as `lua` reads a script file
+/// (a first line starting with `#` skipped) because of its name.
 fn read_script(script: &Script) -> Result<(String, Vec<u8>), String> {
     let (name, source) = match script {
         Script::Stdin => {
@@ -359,21 +359,7 @@ fn read_script(script: &Script) -> Result<(String, Vec<u8>), String> {
             (format!("@{shown}"), source)
         }
     };
-    Ok((name, skip_shebang(&source).to_vec()))
-}
-
-/// As luaL_loadfilex: a UTF-8 byte-order mark dropped, and a first line starting with `#`
-/// (`#!/usr/bin/env lua`) emptied, its newline kept so that line numbers stay right.
-/// `-e` chunks are taken as they are, as `lua` takes them.
-fn skip_shebang(source: &[u8]) -> &[u8] {
-    let source = source.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(source);
-    if !source.starts_with(b"#") {
-        return source;
-    }
-    match source.iter().position(|&b| b == b'\n') {
-        Some(end) => &source[end..],
-        None => &[],
-    }
+    Ok((name, source))
 }
 
 /// The sandbox the command line describes: its preopens, with `package.path` and
@@ -504,22 +490,6 @@ fn say(message: &str, patience: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_first_line_starting_with_hash_is_skipped_and_its_line_kept() {
-        assert_eq!(
-            skip_shebang(b"#!/usr/bin/env lua\nprint(1)\n"),
-            b"\nprint(1)\n"
-        );
-        assert_eq!(skip_shebang(b"# only"), b"");
-        assert_eq!(skip_shebang(b"\xEF\xBB\xBFprint(1)"), b"print(1)");
-        assert_eq!(skip_shebang(b"\xEF\xBB\xBF#!lua\nx"), b"\nx");
-        assert_eq!(
-            skip_shebang(b"print(1) # not first\n"),
-            b"print(1) # not first\n"
-        );
-        assert_eq!(skip_shebang(b" #!x\n"), b" #!x\n", "only at the very start");
-    }
 
     fn planned(step: &Step) -> (Vec<u8>, Vec<String>, bool) {
         let p = command_line_step(step);
