@@ -33,6 +33,7 @@ LUA = ROOT / "bench" / "lua"
 CLI = ROOT / "target" / "release" / "luasocket-wasi"
 PEER = ROOT / "target" / "release" / "examples" / "bench_peer"
 INSTANCES = ROOT / "target" / "release" / "examples" / "bench_instances"
+HOST_CALLS = ROOT / "target" / "release" / "examples" / "bench_host_calls"
 
 # Backtrace capture is a developer setting that makes every host error (a stream reaching
 # its end, say) walk the stack: about 15% of the component's CPU in the HTTP scenario. The
@@ -50,6 +51,8 @@ SOCKETS = {
 
 # Which scenarios also count instructions per operation under callgrind (set in main):
 # all of them in a full run, only ping-pong in a quick one (to check that counting works).
+# Not host calls in a quick one: the plugin world's component is compiled under callgrind
+# first, minutes on a cold cache.
 COUNT = {"all": False, "pingpong": False}
 
 
@@ -462,6 +465,48 @@ def memory(table, instances):
     table.add("7. memory", f"per instance, {instances} in one host", {"component": [last["per_instance_kib"]]}, False, None, "KiB")
 
 
+def host_calls(table, calls, plugins, reps):
+    """Lua calling a Rust function: in a plugin (the plugin world's `host` import) and in a
+    native mlua state, the physical limit for a Lua → Rust call (bench/host_calls.rs)."""
+    def measure():
+        out = subprocess.run([str(HOST_CALLS), str(calls), str(plugins)], capture_output=True, text=True,
+                             timeout=600)
+        if out.returncode != 0:
+            raise RuntimeError(f"bench_host_calls failed: {out.stderr.strip()}")
+        found = {}
+        for line in out.stdout.splitlines():
+            found.update(parse(line))
+        return found
+
+    runs = [measure() for _ in range(reps)]
+
+    def column(key):
+        return [r[key] for r in runs]
+
+    def count(variant):
+        """Instructions per call of one variant: 2,000 and 12,000 calls under callgrind."""
+        return instructions.per_op(
+            lambda n: instructions.total([HOST_CALLS, "--only", variant, n]), 2000, 12000)
+
+    def instr(name):
+        return counts("host_calls", lambda rt: count(f"{'native' if rt == 'native' else 'plugin'}_{name}"))
+
+    if COUNT["all"]:
+        # Compiles the plugin world's component into the callgrind cache.
+        instructions.total([HOST_CALLS, "--only", "plugin_noop", 1])
+    scenario = "9. host functions"
+    table.add(scenario, f"no-op call from Lua ({calls:,} calls)",
+              {"native": column("native_mlua_noop_calls_per_s"), "component": column("plugin_noop_calls_per_s")},
+              True, None, "calls/s", note="native: a Rust function in an mlua 0.12 state", instr=instr("noop"))
+    table.add(scenario, "echo of a short string",
+              {"native": column("native_mlua_echo_calls_per_s"), "component": column("plugin_echo_calls_per_s")},
+              True, None, "calls/s", note="native: a Rust function in an mlua 0.12 state", instr=instr("echo"))
+    table.add(scenario, "echo, async host function", {"component": column("plugin_echo_async_calls_per_s")},
+              True, None, "calls/s")
+    table.add(scenario, f"plugin calls (host → Lua), {plugins} plugins at once",
+              {"component": column("plugin_calls_per_s")}, True, None, "calls/s")
+
+
 def machine():
     cpu = "unknown CPU"
     try:
@@ -501,6 +546,7 @@ def main():
         ("8. HTTPS GET (nginx, TLS 1.3)", lambda: https(table, 20 if q else 500, 1 if q else 4, reps)),
         ("6. start-up", lambda: startup(table, 5 if q else 30)),
         ("7. memory", lambda: memory(table, 50 if q else 1000)),
+        ("9. host functions", lambda: host_calls(table, 20_000 if q else 200_000, 10 if q else 100, reps)),
     ])
     if q and not opts.out:
         print("quick run done (BENCHMARKS.md not written)")

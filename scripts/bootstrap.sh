@@ -79,8 +79,22 @@ toolchain() {
     wasi_sysroot
 }
 
-# Pinned PyPI servers the protocol tests start: an SMTP server and an FTP server.
-python_servers="aiosmtpd==1.4.6 pyftpdlib==2.2.0"
+# Pinned PyPI packages the tests run: an SMTP server and an FTP server the protocol tests
+# start, and wasmtime's Python bindings, with which tests/python_host/ hosts the plugin
+# world from Python (tests/python_host.rs).
+python_packages="aiosmtpd==1.4.6 pyftpdlib==2.2.0 wasmtime==51.0.0"
+
+# Whether every one of $python_packages is installed at its pinned version.
+python_packages_present() {
+    python3 - $python_packages <<'PY' 2>/dev/null
+import sys
+from importlib.metadata import version, PackageNotFoundError
+try:
+    sys.exit(any(version(n) != v for n, v in (a.split("==") for a in sys.argv[1:])))
+except PackageNotFoundError:
+    sys.exit(1)
+PY
+}
 
 # Debian's lua-redis: redis.lua, a pure-Lua Redis client written against LuaSocket, which
 # tests/redis.rs runs unmodified inside the component. It is extracted from the .deb into
@@ -108,19 +122,20 @@ lua_redis() {
 
 # What the test suite and benchmarks run against: native Lua + LuaSocket for
 # comparisons, nginx for HTTP, aiosmtpd for SMTP, pyftpdlib for FTP, redis-server for
-# the lua-redis client, luarocks to install rocks into local trees.
+# the lua-redis client, luarocks to install rocks into local trees, wasmtime (PyPI) for
+# the Python host.
 test_deps() {
     # curl and lua-sec: the TLS tests' client and the HTTPS benchmark's native baseline.
     # luarocks, with Lua 5.4's headers and gcc for its C rock: tests/rocks.rs.
     apt_install lua5.4 lua-socket lua-sec nginx python3 redis-server openssl curl \
         luarocks liblua5.4-dev gcc libc6-dev
-    if ! python3 -c 'import aiosmtpd, pyftpdlib' 2>/dev/null; then
+    if ! python_packages_present; then
         python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
-        say "pip install $python_servers"
-        # Debian's own python3 refuses pip installs outside a venv (PEP 668); these two
-        # pure-Python servers are only ever run by the tests, so that is fine here.
-        python3 -m pip install --quiet --disable-pip-version-check $python_servers 2>/dev/null \
-            || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages $python_servers
+        say "pip install $python_packages"
+        # Debian's own python3 refuses pip installs outside a venv (PEP 668); these
+        # packages are only ever run by the tests, so that is fine here.
+        python3 -m pip install --quiet --disable-pip-version-check $python_packages 2>/dev/null \
+            || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages $python_packages
     fi
     lua_redis
 }
