@@ -197,3 +197,141 @@ pub mod interrupt {
         }
     }
 }
+
+/// Lua's `io.stdin` read so that an interrupt can end a read that waits, as SIGINT ends
+/// lua.c's `read(2)` with `EINTR`: the read fails with "Interrupted system call", and the
+/// input stops with `"interrupted!"` as it returns (the interrupt's [`interrupt::hurry`]).
+///
+/// wasi-libc's own stdin makes a `blocking-read`, a host call the component cannot leave
+/// until input comes. Here `io.stdin` (the `luaL_Stream` that `io.read` and `io.lines`
+/// use) is given a FILE of its own (`fopencookie`) over the same `wasi:cli/stdin` stream:
+/// with no interrupt watched it reads just as wasi-libc does, one `blocking-read` per
+/// buffer; while interactive input runs, it reads only what is there and otherwise waits
+/// in the socket core's wait, which ends when the interrupt comes. A read given up takes
+/// nothing from the stream, when the host's stream does not read ahead (the CLI's
+/// interactive stdin does not: `Sandbox::stdin_shared`).
+pub mod stdin {
+    /// Gives the state's `io.stdin` the interruptible FILE. Nothing happens when there is
+    /// no `io.stdin` to change, or outside WASI (unit tests, fuzzing).
+    pub fn install(lua: &mlua::Lua) {
+        #[cfg(target_os = "wasi")]
+        wasi::install(lua);
+        #[cfg(not(target_os = "wasi"))]
+        let _ = lua;
+    }
+
+    #[cfg(target_os = "wasi")]
+    mod wasi {
+        use std::cell::OnceCell;
+        use std::ffi::{c_char, c_int, c_void};
+
+        use mlua::ffi;
+        use wasip2::cli::stdin::get_stdin;
+        use wasip2::io::streams::{InputStream, StreamError};
+
+        /// wasi-libc's errno values.
+        const EINTR: c_int = 27;
+        const EIO: c_int = 29;
+
+        /// `luaL_Stream` (lauxlib.h): what a Lua file handle holds.
+        #[repr(C)]
+        struct LuaStream {
+            f: *mut c_void,
+            closef: *mut c_void,
+        }
+
+        /// `cookie_io_functions_t` (musl's stdio.h).
+        #[repr(C)]
+        struct CookieFunctions {
+            read: Option<unsafe extern "C" fn(*mut c_void, *mut c_char, usize) -> isize>,
+            write: Option<unsafe extern "C" fn(*mut c_void, *const c_char, usize) -> isize>,
+            seek: Option<unsafe extern "C" fn(*mut c_void, *mut i64, c_int) -> c_int>,
+            close: Option<unsafe extern "C" fn(*mut c_void) -> c_int>,
+        }
+
+        unsafe extern "C" {
+            fn fopencookie(
+                cookie: *mut c_void,
+                mode: *const c_char,
+                functions: CookieFunctions,
+            ) -> *mut c_void;
+            fn __errno_location() -> *mut c_int;
+        }
+
+        thread_local! {
+            /// One stream for every state's FILE: there is one stdin.
+            static STREAM: OnceCell<InputStream> = const { OnceCell::new() };
+        }
+
+        pub fn install(lua: &mlua::Lua) {
+            // SAFETY: only the registry's loaded `io` table is read, and the `f` of a
+            // userdata checked to be a Lua file handle written; the stack is left as found.
+            let _ = unsafe {
+                lua.exec_raw::<()>((), |state| {
+                    ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, ffi::LUA_LOADED_TABLE);
+                    if ffi::lua_getfield(state, -1, c"io".as_ptr()) == ffi::LUA_TTABLE {
+                        ffi::lua_getfield(state, -1, c"stdin".as_ptr());
+                        let handle =
+                            ffi::luaL_testudata(state, -1, c"FILE*".as_ptr()).cast::<LuaStream>();
+                        if !handle.is_null() && !(*handle).f.is_null() {
+                            let functions = CookieFunctions {
+                                read: Some(read),
+                                write: None,
+                                seek: None,
+                                close: None,
+                            };
+                            let file = fopencookie(std::ptr::null_mut(), c"r".as_ptr(), functions);
+                            if !file.is_null() {
+                                (*handle).f = file;
+                            }
+                        }
+                    }
+                    ffi::lua_settop(state, 0);
+                })
+            };
+        }
+
+        /// The cookie's read: up to `size` bytes into `buf`; 0 at the end of input, -1
+        /// with errno set on an error (`EINTR` when the interrupt ended the wait).
+        unsafe extern "C" fn read(_: *mut c_void, buf: *mut c_char, size: usize) -> isize {
+            let result = STREAM.with(|s| {
+                let stream = s.get_or_init(get_stdin);
+                let size = size as u64;
+                loop {
+                    let interruptible = crate::net::poll::interrupt_watched();
+                    let got = if interruptible {
+                        stream.read(size)
+                    } else {
+                        stream.blocking_read(size)
+                    };
+                    match got {
+                        Ok(bytes) if !bytes.is_empty() => return Ok(bytes),
+                        // Nothing there yet: wait for it, or for the interrupt.
+                        Ok(_) => {
+                            if !crate::net::poll::block_unless_interrupted(&stream.subscribe()) {
+                                return Err(EINTR);
+                            }
+                        }
+                        Err(StreamError::Closed) => return Ok(Vec::new()),
+                        Err(StreamError::LastOperationFailed(_)) => return Err(EIO),
+                    }
+                }
+            });
+            match result {
+                Ok(bytes) => {
+                    // SAFETY: the FILE asked for at most `size` bytes at `buf`, and the
+                    // stream returns no more than asked for.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast(), bytes.len())
+                    };
+                    bytes.len() as isize
+                }
+                Err(errno) => {
+                    // SAFETY: wasi-libc's errno, of this (the only) thread.
+                    unsafe { *__errno_location() = errno };
+                    -1
+                }
+            }
+        }
+    }
+}

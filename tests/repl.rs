@@ -216,6 +216,58 @@ fn ctrl_c_interrupts_the_running_input_and_keeps_the_state() {
     assert_eq!(t.wait(), Some(3));
 }
 
+/// `io.read()` and friends, with "reading" written first: once it shows, the loop has
+/// handed the terminal back (canonical mode, Ctrl-C a signal), and what is typed is the
+/// read's.
+fn read_after_saying_so(t: &mut Terminal, read: &str) {
+    let line = format!("io.write('reading\\n') {read}");
+    t.type_keys(&format!("{line}\r"));
+    t.expect(&line);
+    t.expect("reading\n");
+}
+
+#[test]
+fn ctrl_c_interrupts_a_read_of_stdin_and_the_next_line_goes_to_the_loop() {
+    let mut t = Terminal::start(&[]);
+    t.expect("> ");
+    t.enter("x = 'kept'");
+    // A line typed while the input reads stdin is the read's, as in lua.
+    read_after_saying_so(&mut t, "line = io.read()");
+    t.type_keys("typed\r");
+    t.expect("typed\n> ");
+    assert_eq!(t.enter("line"), "typed");
+    // Ctrl-C while it waits: the read fails, the input stops with lua's message, and the
+    // state lives on.
+    read_after_saying_so(&mut t, "io.read()");
+    std::thread::sleep(Duration::from_millis(100));
+    let pressed = Instant::now();
+    t.type_keys("\x03");
+    let out = t.expect("\n> ");
+    assert!(out.contains("stdin:1: interrupted!"), "{out:?}");
+    assert!(!out.contains("state is lost"), "{out:?}");
+    assert!(pressed.elapsed() < Duration::from_secs(5));
+    // The next line typed goes to the loop: nothing is left reading the terminal.
+    assert_eq!(t.enter("print(2)"), "2");
+    assert_eq!(t.enter("x"), "kept");
+    // The same in a loop over io.lines(), after a line it took.
+    read_after_saying_so(&mut t, "for l in io.lines() do print('got ' .. l) end");
+    t.type_keys("a\r");
+    t.expect("got a\n");
+    std::thread::sleep(Duration::from_millis(100));
+    t.type_keys("\x03");
+    let out = t.expect("\n> ");
+    assert!(out.contains("interrupted!"), "{out:?}");
+    assert!(!out.contains("state is lost"), "{out:?}");
+    assert_eq!(t.enter("print(3)"), "3");
+    // Ctrl-D at a read is the end of input for it, not for the loop.
+    read_after_saying_so(&mut t, "print(io.read())");
+    t.type_keys("\x04");
+    assert_eq!(t.expect("\n> "), "nil");
+    assert_eq!(t.enter("x"), "kept");
+    t.type_keys("os.exit(4)\r");
+    assert_eq!(t.wait(), Some(4));
+}
+
 #[test]
 fn the_sandbox_flags_apply_and_a_lost_state_is_replaced() {
     let mut t = Terminal::start(&["--cpu-limit", "0.5", "-e", "y = 'from -e'", "-i"]);

@@ -189,7 +189,10 @@ impl Plan {
         }
         let stdin_is_the_script = cmd.script == Some(Script::Stdin);
         let banner = cmd.version || interactive;
-        let sandbox = sandbox(cmd, &lua_env, stdin_is_the_script);
+        let mut sandbox = sandbox(cmd, &lua_env, stdin_is_the_script);
+        // The loop's line editor reads the terminal too: the guest's reads must not read
+        // ahead of it, nor go on after Ctrl-C gave them up.
+        sandbox.stdin_shared = interactive;
         Ok(Plan {
             sandbox,
             steps,

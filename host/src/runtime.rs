@@ -28,7 +28,7 @@ use crate::policy::NetPolicy;
 use crate::readiness::{self, DriverTurns, FreshPoll};
 use crate::session::Session;
 use crate::sockets::{self, SocketsImpl, SocketsView};
-use crate::stdio::PassedThrough;
+use crate::stdio::{PassedThrough, SharedStdin};
 use crate::typed::{IntoAsyncHostFn, IntoHostFn};
 use crate::{cache, files};
 
@@ -53,6 +53,12 @@ pub struct Sandbox {
     pub capture_output: bool,
     /// Give the guest this process's stdin.
     pub inherit_stdin: bool,
+    /// With `inherit_stdin`: stdin is shared with the host's own reading (a terminal the
+    /// host's line editor reads too), so it is read only when the guest asks and input is
+    /// there ([`SharedStdin`](crate::stdio::SharedStdin)); a read the guest gives up (an
+    /// interrupted `io.read`) takes nothing from it. Otherwise wasmtime-wasi's inherited
+    /// stdin, which reads ahead on a thread of its own.
+    pub stdin_shared: bool,
     /// Extra environment variables for the guest (e.g. `HOSTNAME`). A `LUA_PATH` here
     /// replaces the one made from `dirs` (start it with [`package_path`] to keep them).
     pub env: Vec<(String, String)>,
@@ -407,7 +413,9 @@ impl Runtime {
         for (k, v) in &sandbox.env {
             builder.env(k, v);
         }
-        if sandbox.inherit_stdin {
+        if sandbox.inherit_stdin && sandbox.stdin_shared {
+            builder.stdin(SharedStdin::new());
+        } else if sandbox.inherit_stdin {
             builder.inherit_stdin();
         }
         let output = if sandbox.capture_output {

@@ -5,8 +5,9 @@
 //!
 //! Ctrl-C reaches a running input through [`Interrupt`]: the component is handed a
 //! pollable that becomes ready when it is triggered, looks at it every few thousand Lua
-//! instructions and in every wait, and stops the input with `"interrupted!"`, keeping its
-//! state. A trap would end the instance (wasmtime refuses to enter a store that trapped),
+//! instructions and in every wait (a read of `io.stdin` included), and stops the input
+//! with `"interrupted!"`, keeping its state. A read of stdin given up so takes nothing
+//! from a `Sandbox::stdin_shared` stdin: the next line typed is the loop's. A trap would end the instance (wasmtime refuses to enter a store that trapped),
 //! so the host only takes the call away when the component did not stop within [`GRACE`]:
 //! code under a hook of its own, or blocked where the socket core does not wait (a name
 //! lookup, a UDP send).

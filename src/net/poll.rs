@@ -59,10 +59,28 @@ fn interrupt() -> Option<ManuallyDrop<Pollable>> {
 /// Whether the watched interrupt has come (telling whoever watches it).
 fn interrupted(interrupt: &Pollable) -> bool {
     let yes = interrupt.ready();
-    if yes && let Some(watched) = INTERRUPT.with(Cell::get) {
-        (watched.noticed)();
+    if yes {
+        notice();
     }
     yes
+}
+
+/// Tells whoever watches the interrupt that it came.
+fn notice() {
+    if let Some(watched) = INTERRUPT.with(Cell::get) {
+        (watched.noticed)();
+    }
+}
+
+/// Whether waits are watching an interrupt now (interactive input runs).
+pub fn interrupt_watched() -> bool {
+    INTERRUPT.with(Cell::get).is_some()
+}
+
+/// Blocks until `pollable` is ready, or the interrupt comes (telling whoever watches it):
+/// says whether it was `pollable`. For waits outside the socket core (`io.stdin`).
+pub fn block_unless_interrupted(pollable: &Pollable) -> bool {
+    block(pollable)
 }
 
 /// Blocks until `pollable` is ready, or the interrupt is: says whether it was `pollable`.
@@ -72,7 +90,16 @@ fn block(pollable: &Pollable) -> bool {
             pollable.block();
             true
         }
-        Some(interrupt) => poll(&[pollable, &interrupt]).contains(&0) && !interrupted(&interrupt),
+        Some(interrupt) => {
+            // The interrupt wins a tie, and is noticed whether or not `pollable` is ready.
+            let ready = poll(&[pollable, &interrupt]);
+            if ready.contains(&1) {
+                notice();
+                false
+            } else {
+                ready.contains(&0)
+            }
+        }
     }
 }
 

@@ -22,7 +22,11 @@ impl Guest for Component {
     }
 
     fn new_state() -> Result<State, Failure> {
-        Ok(State::new(StateResource(Session::new().map_err(failure)?)))
+        let session = Session::new().map_err(failure)?;
+        // The command line's `eval` reads stdin through it; a plugin's calls, which no
+        // interrupt watches, read as before.
+        interactive::stdin::install(session.lua());
+        Ok(State::new(StateResource(session)))
     }
 }
 
