@@ -10,6 +10,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 fn script() -> PathBuf {
@@ -18,19 +19,26 @@ fn script() -> PathBuf {
 
 /// The embedded plugin component, written out for Python to load, and the directory
 /// Python keeps its compiled copy in.
+/// Written once per test process: the tests run on parallel threads, and a shared
+/// partial file would be renamed away under the other's write.
 fn component() -> (PathBuf, PathBuf) {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("python-host");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!(
-        "plugin-{}.wasm",
-        &luasocket_wasi_host::component::PLUGIN_SHA256[..16]
-    ));
-    if !path.exists() {
-        let partial = dir.join(format!("plugin.{}.partial", std::process::id()));
-        std::fs::write(&partial, luasocket_wasi_host::component::PLUGIN_WASM).unwrap();
-        std::fs::rename(&partial, &path).unwrap();
-    }
-    (path, dir.join("cache"))
+    static WRITTEN: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    WRITTEN
+        .get_or_init(|| {
+            let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("python-host");
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join(format!(
+                "plugin-{}.wasm",
+                &luasocket_wasi_host::component::PLUGIN_SHA256[..16]
+            ));
+            if !path.exists() {
+                let partial = dir.join(format!("plugin.{}.partial", std::process::id()));
+                std::fs::write(&partial, luasocket_wasi_host::component::PLUGIN_WASM).unwrap();
+                std::fs::rename(&partial, &path).unwrap();
+            }
+            (path, dir.join("cache"))
+        })
+        .clone()
 }
 
 fn run(sabotage: Option<&str>) -> std::process::Output {
