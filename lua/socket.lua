@@ -2,21 +2,82 @@
 -- As in LuaSocket, `require "socket"` and `require "socket.core"` are the same table.
 local socket = require("socket.core")
 
-local math, string, setmetatable, type, pcall, select, error, tonumber =
-    math, string, setmetatable, type, pcall, select, error, tonumber
+local math, string, setmetatable, type, pcall, select, error, tonumber, tostring, rawget =
+    math, string, setmetatable, type, pcall, select, error, tonumber, tostring, rawget
+local getinfo, rawmetatable = debug.getinfo, debug.getmetatable
+
+-- Argument checks ------------------------------------------------------------------
+-- What lauxlib's luaL_check* raise, for the functions LuaSocket writes in C and this
+-- file writes in Lua: the same words, at the caller's position, under the name the
+-- caller used. Each check is called straight from the function it checks.
+
+local function argerror(i, message)
+    -- Levels: 1 this function, 2 the check, 3 the checked function, 4 its caller.
+    local name = getinfo(3, "n").name or "?"
+    error(string.format("bad argument #%d to '%s' (%s)", i, name, message), 4)
+end
+
+local function typename(v, present)
+    if not present then return "no value" end
+    local mt = rawmetatable(v)
+    local name = type(mt) == "table" and rawget(mt, "__name")
+    return type(name) == "string" and name or type(v)
+end
+
+local function asstring(v)
+    local t = type(v)
+    if t == "string" then return v end
+    if t == "number" then return tostring(v) end
+end
+
+-- `count` is select("#", ...) of the checked function's arguments: a missing argument
+-- is "no value", an explicit nil is "nil".
+local function checkstring(count, i, v)
+    return asstring(v) or argerror(i, "string expected, got " .. typename(v, i <= count))
+end
+
+local function optstring(count, i, v, default)
+    if v == nil then return default end
+    return asstring(v) or argerror(i, "string expected, got " .. typename(v, i <= count))
+end
+
+local function checkinteger(count, i, v)
+    local n = (type(v) == "number" or type(v) == "string") and tonumber(v)
+    if n then
+        local integer = math.tointeger(n)
+        if integer then return integer end
+        argerror(i, "number has no integer representation")
+    end
+    argerror(i, "number expected, got " .. typename(v, i <= count))
+end
+
+local function checkoption(count, i, v, default, options)
+    local name = v == nil and default or asstring(v)
+        or argerror(i, "string expected, got " .. typename(v, i <= count))
+    if options[name] == nil then argerror(i, "invalid option '" .. name .. "'") end
+    return options[name]
+end
 
 -- Creating sockets -----------------------------------------------------------------
 
+local families = { unspec = "tcp", inet = "tcp4", inet6 = "tcp6" }
+
 -- Connects a new TCP object to address:port, optionally bound to a local address first.
--- `family` ("inet" or "inet6") pins the address family; nil lets the address decide.
-function socket.connect(address, port, laddress, lport, family)
-    local create = socket.tcp
-    if family == "inet" then create = socket.tcp4 elseif family == "inet6" then create = socket.tcp6 end
+-- `family` ("inet" or "inet6") pins the address family; "unspec" (the default) lets the
+-- address decide. The arguments are checked as LuaSocket's C global_connect checks them.
+function socket.connect(...)
+    local count = select("#", ...)
+    local address, port, laddress, lport, family = ...
+    address = checkstring(count, 1, address)
+    port = checkstring(count, 2, port)
+    laddress = optstring(count, 3, laddress)
+    lport = optstring(count, 4, lport, "0")
+    local create = socket[checkoption(count, 5, family, "unspec", families)]
     local sock, err = create()
     if not sock then return nil, err end
     if laddress then
         local ok
-        ok, err = sock:bind(laddress, lport or 0)
+        ok, err = sock:bind(laddress, lport)
         if not ok then sock:close(); return nil, err end
     end
     local ok
@@ -25,12 +86,16 @@ function socket.connect(address, port, laddress, lport, family)
     return sock
 end
 
+local function both(a, b) return a, b end
+
+-- Not tail calls, so that an argument error names `connect` from here, as LuaSocket's
+-- (whose connect is C) does.
 function socket.connect4(address, port, laddress, lport)
-    return socket.connect(address, port, laddress, lport, "inet")
+    return both(socket.connect(address, port, laddress, lport, "inet"))
 end
 
 function socket.connect6(address, port, laddress, lport)
-    return socket.connect(address, port, laddress, lport, "inet6")
+    return both(socket.connect(address, port, laddress, lport, "inet6"))
 end
 
 -- A server socket bound to host:port and listening, as LuaSocket's socket.bind makes it:
@@ -87,9 +152,16 @@ end
 
 socket.try = socket.newtry()
 
--- Drops the first `d` arguments.
-function socket.skip(d, ...)
-    return select(d + 1, ...)
+-- Drops the first `d` arguments. As LuaSocket's C global_skip: `d` is checked as an
+-- integer, and -1 keeps `d` itself too (it returns the top gettop - d - 1 values).
+function socket.skip(...)
+    local count = select("#", ...)
+    -- global_skip casts the count to a C int: keep its low 32 bits, as that cast does.
+    local d = checkinteger(count, 1, (...)) & 0xFFFFFFFF
+    if d >= 0x80000000 then d = d - 0x100000000 end
+    if d < 0 then return ... end
+    if d >= count - 1 then return end
+    return select(d + 2, ...)
 end
 
 -- A function that picks an entry of `t` by its first argument ("default" when nil).

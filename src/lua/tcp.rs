@@ -114,9 +114,8 @@ pub fn create(args: &Args, family: Option<Family>) -> LuaResult<c_int> {
 fn bind(args: &Args) -> LuaResult<c_int> {
     let mut tcp = master(args)?;
     let host = args.str(2)?;
-    let port = args.opt_str(3)?;
-    let result =
-        addr::parse_port(port.as_deref().unwrap_or("0")).and_then(|port| tcp.bind(&host, port));
+    let port = args.str(3)?;
+    let result = addr::parse_port(&port).and_then(|port| tcp.bind(&host, port));
     Ok(results::done(args, result))
 }
 

@@ -171,11 +171,12 @@ fn receivefrom(args: &Args) -> LuaResult<c_int> {
 fn setpeername(args: &Args) -> LuaResult<c_int> {
     let mut udp = any(args)?;
     let host = args.str(2)?;
-    let port = args.opt_str(3)?;
+    // As udp.c: the port is required, unless the address is "*" (disconnect).
     let result = if host == "*" {
         udp.connect("*", 0)
     } else {
-        addr::parse_port(port.as_deref().unwrap_or("0")).and_then(|port| udp.connect(&host, port))
+        let port = args.str(3)?;
+        addr::parse_port(&port).and_then(|port| udp.connect(&host, port))
     };
     let class = udp.class();
     args.set_class::<Udp>(1, class);
