@@ -108,7 +108,8 @@ function session:send(sendt)
     data:close()
     self.try(sent, err)
     if string.find(code, "1..") then self.try(self.tp:check("2..")) end
-    return 1
+    -- What put returns: the bytes the data connection sent, as LuaSocket counts them.
+    return (socket.skip(1, data:getstats()))
 end
 
 function session:receive(recvt)

@@ -42,6 +42,9 @@ const MODULES: &[(&str, &str)] = &[
     ("socket.ftp", include_str!("../../lua/socket/ftp.lua")),
     ("socket.unix", include_str!("../../lua/socket/unix.lua")),
     ("socket.serial", include_str!("../../lua/socket/serial.lua")),
+    ("socket.mbox", include_str!("../../lua/socket/mbox.lua")),
+    // LuaRocks installs LuaSocket's mbox.lua as `mbox`: the same module under that name.
+    ("mbox", "return require \"socket.mbox\"\n"),
     ("ltn12", include_str!("../../lua/ltn12.lua")),
     ("mime", include_str!("../../lua/mime.lua")),
     ("lsocket", include_str!("../../lua/lsocket.lua")),
