@@ -1,9 +1,14 @@
 //! `socket.select` and the descriptor registry behind it.
 //!
 //! LuaSocket's select accepts any object with `getfd` and `dirty` methods (wrappers such
-//! as TLS connections). Without real descriptors, a number from `getfd` is looked up in a
-//! weak registry table, descriptor → socket, kept up to date as sockets are created.
+//! as TLS connections, `socket.source` over a socket). Without real descriptors, a number
+//! from `getfd` is looked up in a weak registry table, descriptor → socket, kept up to
+//! date as sockets are created. What select.c does with descriptors is kept: an entry is
+//! its descriptor (listed twice, reported once), the object reported for a descriptor is
+//! the last one listed with it, dirty entries are readable at once, and results come in
+//! descriptor order after the dirty ones.
 
+use std::collections::BTreeMap;
 use std::ffi::{CStr, c_int};
 use std::time::Duration;
 
@@ -20,28 +25,12 @@ use crate::net::udp::Udp;
 pub const SETSIZE: usize = 65536;
 
 const FDS: &CStr = c"luasocket-wasi.fds";
-const FOREIGN_KEY: &CStr = c"luasocket-wasi.foreign";
 
-/// Asks a foreign object for its descriptor and dirtiness, under `pcall`.
-const FOREIGN: &CStr = c"local o = ...
-local t = type(o)
-if (t ~= 'table' and t ~= 'userdata') or not o.getfd then return nil, false end
-local fd = o:getfd()
-local dirty = false
-if o.dirty then dirty = o:dirty() end
-return fd, dirty";
-
-/// Creates the registry table and the foreign-object check. Called by
-/// `luaopen_socket_core`.
+/// Creates the registry table. Called by `luaopen_socket_core`.
 pub fn init(args: &Args) {
     let state = args.state();
     // SAFETY: `luaopen_socket_core`'s stack; each value pushed is stored or popped.
     unsafe {
-        if ffi::luaL_loadstring(state, FOREIGN.as_ptr()) == ffi::LUA_OK {
-            ffi::lua_setfield(state, ffi::LUA_REGISTRYINDEX, FOREIGN_KEY.as_ptr());
-        } else {
-            ffi::lua_pop(state, 1);
-        }
         ffi::lua_createtable(state, 0, 0);
         ffi::lua_createtable(state, 0, 1);
         ffi::lua_pushstring(state, c"v".as_ptr());
@@ -73,22 +62,24 @@ fn push_by_fd(args: &Args, fd: i64) {
     }
 }
 
-/// A `select` entry: where its original value and the socket it names sit on the stack
-/// (the same slot for one of ours; the registry's answer for a foreign object).
+/// A `select` entry with a descriptor, anchored on the stack: its value, where the
+/// socket its descriptor names sits (itself, for one of ours; the registry's answer for a
+/// foreign object), and what it said.
 struct Anchored {
     original: c_int,
     socket: c_int,
+    fd: i64,
     dirty: bool,
 }
 
-/// An entry resolved to its socket.
-struct Entry {
-    original: c_int,
-    target: Target,
-    dirty: bool,
+/// What select asks a foreign entry: `dirty()` only in the read table, as select.c.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ask {
+    Getfd,
+    GetfdAndDirty,
 }
 
-/// The socket behind an entry. The pointers are to userdata anchored on the stack for
+/// The socket behind a descriptor. The pointers are to userdata anchored on the stack for
 /// the whole call, taken after the last Lua code of the call has run (see `select`); no
 /// two references to one socket are alive at once.
 #[derive(Clone, Copy)]
@@ -121,11 +112,18 @@ impl Target {
     }
 }
 
-/// Whether the value at `index` is one of our sockets (open or not).
-fn is_ours(args: &Args, index: c_int) -> bool {
-    args.test_object::<Tcp>(index).is_some()
-        || args.test_object::<Udp>(index).is_some()
-        || args.test_object::<ssl::Connection>(index).is_some()
+/// The descriptor of the value at `index` if it is one of our objects (`-1` when it has
+/// none: closed, or no socket yet), as its `getfd` would answer.
+fn own_fd(args: &Args, index: c_int) -> Option<i64> {
+    if let Some(t) = args.test_object::<Tcp>(index) {
+        return Some(t.fd());
+    }
+    if let Some(u) = args.test_object::<Udp>(index) {
+        return Some(u.fd());
+    }
+    args.test_object::<ssl::Connection>(index)?;
+    // SAFETY: a live connection anchored on the stack; nothing else borrows it now.
+    Some(ssl::test(args, index).map_or(crate::net::id::INVALID, |t| unsafe { &*t }.fd()))
 }
 
 /// The socket at `index`, if it is one of ours and open.
@@ -141,10 +139,11 @@ fn native(args: &Args, index: c_int) -> Option<Target> {
     (!unsafe { &*t }.is_closed()).then_some(Target::Tls(t))
 }
 
-/// Anchors every entry of the table at `arg` on the stack: its value, and for a foreign
-/// object the socket its descriptor names. Foreign objects are asked in Lua, which may
-/// do anything (close a socket, collect one), so nothing is resolved yet.
-fn gather(args: &Args, arg: c_int) -> LuaResult<Vec<Anchored>> {
+/// Anchors the entries of the table at `arg` that have a descriptor on the stack: each
+/// value, and for a foreign object the socket its descriptor names. Foreign objects are
+/// asked in Lua, which may do anything (close a socket, collect one), so nothing is
+/// resolved yet.
+fn gather(args: &Args, arg: c_int, ask: Ask) -> LuaResult<Vec<Anchored>> {
     let mut entries = Vec::new();
     if args.is_none_or_nil(arg) {
         return Ok(entries);
@@ -164,58 +163,40 @@ fn gather(args: &Args, arg: c_int) -> LuaResult<Vec<Anchored>> {
             return Err(Raise::Arg(arg, "too many sockets".into()));
         }
         let original = args.top();
-        if is_ours(args, original) {
+        let (fd, dirty, socket) = match own_fd(args, original) {
+            Some(fd) => (fd, false, original),
+            None => {
+                let (fd, dirty) = probe(args, original, ask)?;
+                push_by_fd(args, fd);
+                (fd, dirty, args.top())
+            }
+        };
+        if fd >= 0 {
             entries.push(Anchored {
                 original,
-                socket: original,
-                dirty: false,
+                socket,
+                fd,
+                dirty,
             });
-            continue;
         }
-        // A foreign object: ask it, then find the socket its descriptor names.
-        let (fd, dirty) = foreign(args, original)?;
-        let Some(fd) = fd else { continue };
-        push_by_fd(args, fd);
-        entries.push(Anchored {
-            original,
-            socket: args.top(),
-            dirty,
-        });
     }
     Ok(entries)
 }
 
-/// The open sockets of anchored entries. No Lua may run from here to the end of the call
-/// (the targets point into userdata).
-fn resolve(args: &Args, anchored: Vec<Anchored>) -> Vec<Entry> {
-    anchored
-        .into_iter()
-        .filter_map(|a| {
-            native(args, a.socket).map(|target| Entry {
-                original: a.original,
-                target,
-                dirty: a.dirty,
-            })
-        })
-        .collect()
-}
-
-/// `obj:getfd(), obj:dirty()` for the value at `index`, errors propagated as messages.
-fn foreign(args: &Args, index: c_int) -> LuaResult<(Option<i64>, bool)> {
+/// select.c's getfd() and dirty(): `o.getfd` and `o.dirty` looked up as Lua does (so a
+/// number, boolean or function in a table raises "attempt to index"), each called if
+/// present. Returns the descriptor (`-1` for none: no getfd, not a number, negative) and,
+/// when asked and the descriptor is valid, dirtiness.
+fn probe(args: &Args, index: c_int, ask: Ask) -> LuaResult<(i64, bool)> {
     let state = args.state();
-    // SAFETY: the C function's own stack; the check runs protected, so an error in the
-    // object's methods comes back as a message. No reference into a userdata is alive.
+    // SAFETY: the C function's own stack; `probe_in_lua` runs protected, so an error in
+    // the object or its methods comes back as a message. No reference into a userdata
+    // is alive.
     unsafe {
-        if ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, FOREIGN_KEY.as_ptr())
-            != ffi::LUA_TFUNCTION
-        {
-            ffi::lua_pop(state, 1);
-            return Err(Raise::Message(
-                "select: the foreign-object check is missing".into(),
-            ));
-        }
+        ffi::lua_pushcfunction(state, probe_in_lua);
         ffi::lua_pushvalue(state, index);
-        if ffi::lua_pcall(state, 1, 2, 0) != ffi::LUA_OK {
+        ffi::lua_pushboolean(state, c_int::from(ask == Ask::GetfdAndDirty));
+        if ffi::lua_pcall(state, 2, 2, 0) != ffi::LUA_OK {
             let message = args
                 .opt_str(-1)
                 .ok()
@@ -225,37 +206,111 @@ fn foreign(args: &Args, index: c_int) -> LuaResult<(Option<i64>, bool)> {
             return Err(Raise::Message(message));
         }
     }
-    let fd = args.to_number(-2).map(|n| n as i64).filter(|&n| n >= 0);
+    let fd = args
+        .to_number(-2)
+        .filter(|&n| n >= 0.0)
+        .map_or(-1, |n| n as i64);
     let dirty = args.boolean(-1);
     args.pop(2);
     Ok((fd, dirty))
+}
+
+/// `probe`'s Lua side, `(object, ask_dirty) -> fd, dirty`. A raw C function: it holds
+/// nothing of Rust's, so the errors indexing or calling may raise are plain Lua errors,
+/// worded by Lua itself and with no position (the caller is C), as in LuaSocket.
+unsafe extern "C-unwind" fn probe_in_lua(state: *mut ffi::lua_State) -> c_int {
+    // SAFETY: called by `probe` through lua_pcall with two arguments.
+    unsafe {
+        ffi::lua_settop(state, 2);
+        if ffi::lua_getfield(state, 1, c"getfd".as_ptr()) == ffi::LUA_TNIL {
+            ffi::lua_pushboolean(state, 0);
+            return 2;
+        }
+        ffi::lua_pushvalue(state, 1);
+        ffi::lua_call(state, 1, 1);
+        let mut ok = 0;
+        let fd = ffi::lua_tonumberx(state, 3, &mut ok);
+        if ok == 0 || fd < 0.0 || ffi::lua_toboolean(state, 2) == 0 {
+            ffi::lua_pushboolean(state, 0);
+            return 2;
+        }
+        if ffi::lua_getfield(state, 1, c"dirty".as_ptr()) != ffi::LUA_TNIL {
+            ffi::lua_pushvalue(state, 1);
+            ffi::lua_call(state, 1, 1);
+        }
+        2
+    }
+}
+
+/// One table's side of the call: the descriptors to wait on, in ascending order (each
+/// once, dirty ones left out: they are ready already), with their sockets; and the
+/// entries that were dirty, in table order.
+struct Side {
+    fds: Vec<i64>,
+    targets: Vec<Target>,
+    dirty: Vec<c_int>,
+}
+
+/// The open sockets behind anchored entries. No Lua may run from here to the end of the
+/// call (the targets point into userdata). A descriptor that names no open socket can
+/// never be ready and is left out.
+fn resolve(args: &Args, anchored: &[Anchored]) -> Side {
+    let dirty: Vec<c_int> = anchored
+        .iter()
+        .filter(|a| a.dirty)
+        .map(|a| a.original)
+        .collect();
+    let mut sockets = BTreeMap::new();
+    for a in anchored {
+        sockets.entry(a.fd).or_insert(a.socket);
+    }
+    for a in anchored.iter().filter(|a| a.dirty) {
+        sockets.remove(&a.fd);
+    }
+    let (fds, targets) = sockets
+        .into_iter()
+        .filter_map(|(fd, socket)| native(args, socket).map(|t| (fd, t)))
+        .unzip();
+    Side {
+        fds,
+        targets,
+        dirty,
+    }
 }
 
 /// `socket.select(recvt, sendt[, timeout])` → readable, writable, err.
 pub fn select(args: &Args) -> LuaResult<c_int> {
     let timeout = args.opt_number(3)?;
     let limit = Limit::from_secs(timeout).duration();
-    let reads = gather(args, 1)?;
-    let writes = gather(args, 2)?;
-    let (reads, writes) = (resolve(args, reads), resolve(args, writes));
-    let dirty = reads.iter().any(|e| e.dirty);
+    let reads = gather(args, 1, Ask::GetfdAndDirty)?;
+    let writes = gather(args, 2, Ask::Getfd)?;
+    let answers = answering_objects(&reads, &writes);
+    let (read, write) = (resolve(args, &reads), resolve(args, &writes));
     let attempt = |remaining: Option<Duration>| {
-        let read_refs: Vec<&dyn Selectable> = reads.iter().map(|e| e.target.selectable()).collect();
+        let read_refs: Vec<&dyn Selectable> = read.targets.iter().map(|t| t.selectable()).collect();
         let write_refs: Vec<&dyn Selectable> =
-            writes.iter().map(|e| e.target.selectable()).collect();
+            write.targets.iter().map(|t| t.selectable()).collect();
         core_select(&read_refs, &write_refs, remaining)
     };
-    let confirm = |i: usize| reads[i].target.confirm_readable();
-    let limit = if dirty { Some(Duration::ZERO) } else { limit };
-    let (mut readable, writable) = select_confirmed(limit, attempt, confirm);
-    for (i, e) in reads.iter().enumerate() {
-        if e.dirty && !readable.contains(&i) {
-            readable.push(i);
-        }
-    }
-    readable.sort_unstable();
-    push_result(args, &reads, &readable);
-    push_result(args, &writes, &writable);
+    let confirm = |i: usize| read.targets[i].confirm_readable();
+    let limit = if read.dirty.is_empty() {
+        limit
+    } else {
+        Some(Duration::ZERO)
+    };
+    let (readable, writable) = select_confirmed(limit, attempt, confirm);
+    let readable: Vec<c_int> = (read.dirty.iter().copied())
+        .chain(
+            readable
+                .iter()
+                .filter_map(|&i| answers.get(&read.fds[i]).copied()),
+        )
+        .collect();
+    let writable: Vec<c_int> = (writable.iter())
+        .filter_map(|&i| answers.get(&write.fds[i]).copied())
+        .collect();
+    push_result(args, &readable);
+    push_result(args, &writable);
     // As select.c: two values when something is ready, a third ("timeout") only when not.
     if readable.is_empty() && writable.is_empty() {
         args.push_str("timeout");
@@ -264,14 +319,24 @@ pub fn select(args: &Args) -> LuaResult<c_int> {
     Ok(2)
 }
 
-/// A result table: `t[k] = obj` and `t[obj] = k`.
-fn push_result(args: &Args, entries: &[Entry], ready: &[usize]) {
-    args.new_table(ready.len() as c_int, ready.len() as c_int);
-    for (k, &i) in ready.iter().enumerate() {
+/// The object reported for each descriptor: the last entry listed with it, the write
+/// table's after the read table's (select.c keeps one descriptor → object table for both).
+fn answering_objects(reads: &[Anchored], writes: &[Anchored]) -> BTreeMap<i64, c_int> {
+    reads
+        .iter()
+        .chain(writes)
+        .map(|a| (a.fd, a.original))
+        .collect()
+}
+
+/// A result table of the values at `slots`: `t[k] = obj` and `t[obj] = k`.
+fn push_result(args: &Args, slots: &[c_int]) {
+    args.new_table(slots.len() as c_int, slots.len() as c_int);
+    for (k, &slot) in slots.iter().enumerate() {
         let k = k as i64 + 1;
-        args.push_value(entries[i].original);
+        args.push_value(slot);
         args.set_index(-2, k);
-        args.push_value(entries[i].original);
+        args.push_value(slot);
         args.push_number(k as f64);
         args.set_raw(-3);
     }

@@ -102,7 +102,7 @@ pub fn register(args: &Args) {
 pub fn create(args: &Args, family: Option<Family>) -> LuaResult<c_int> {
     match Tcp::new(family) {
         Ok(tcp) => {
-            let fd = tcp.fd();
+            let fd = tcp.id();
             args.push_object(tcp, Class::Master);
             remember_fd(args, -1, fd);
             Ok(1)

@@ -87,7 +87,7 @@ pub fn register(args: &Args) {
 pub fn create(args: &Args, family: Option<Family>) -> LuaResult<c_int> {
     match Udp::new(family) {
         Ok(udp) => {
-            let fd = udp.fd();
+            let fd = udp.id();
             args.push_object(udp, Class::Unconnected);
             remember_fd(args, -1, fd);
             Ok(1)

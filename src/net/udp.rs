@@ -119,6 +119,12 @@ impl Udp {
         }
     }
 
+    /// The number this object's descriptor has, or will have once it has a socket:
+    /// what `select` finds it by when a wrapper's `getfd` names it.
+    pub fn id(&self) -> i64 {
+        self.id
+    }
+
     pub fn set_fd(&mut self, fd: i64) {
         if fd == id::INVALID {
             self.close();

@@ -102,6 +102,18 @@ local function wrappers()
     names[source] = "source"
     result("source", names, { source }, nil, 0)
     S.show("source has getfd", type(source.getfd), type(source.dirty))
+    -- One descriptor, two objects: reported once, as the one listed last.
+    result("wrapper then socket", names, { wrapper, u }, nil, 0)
+    result("socket then wrapper", names, { u, wrapper }, nil, 0)
+    result("dirty twice", names, { dirty, dirty }, nil, 0)
+    local numeric = { getfd = function() return tostring(u:getfd()) end }
+    names[numeric] = "numeric string"
+    result("getfd gives a numeric string", names, { numeric }, nil, 0)
+    local failing = { getfd = function() error("boom") end }
+    result("getfd raises", names, { failing }, nil, 0)
+    local raising_dirty = { getfd = function() return u:getfd() end, dirty = function() error("dirty boom") end }
+    result("dirty raises", names, { raising_dirty }, nil, 0)
+    result("dirty not asked for writing", names, nil, { raising_dirty }, 0)
     u:close()
     sender:close()
 end
