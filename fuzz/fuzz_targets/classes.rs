@@ -17,9 +17,10 @@
 //! raised or not), counted in libFuzzer's extra counters.
 //!
 //! Oracles: no trap (a memory fault is one), no host panic, no call over 10 s; every
-//! wrong-class call raises LuaSocket's or LuaSec's own message, and select never raises
-//! (the script checks both, by the rules native LuaSocket and LuaSec follow, which
-//! tests/classes.rs verifies).
+//! wrong-class call raises LuaSocket's or LuaSec's own message, and select raises only
+//! where LuaSocket's does, on an entry it cannot index for getfd (the script checks
+//! both, by the rules native LuaSocket and LuaSec follow, which tests/classes.rs
+//! verifies).
 #![no_main]
 
 use std::sync::OnceLock;

@@ -361,12 +361,34 @@ local function right_pass(list, objects)
     end
 end
 
--- select ignores what is not a socket; ssl.wrap refuses it. Neither may trap.
+-- What select raises for a set, as select.c: it indexes every entry for getfd, so the
+-- first value that cannot be indexed raises Lua's own "attempt to index"; anything else
+-- that is not a socket is ignored. nil when it must not raise.
+local UNINDEXABLE = { number = true, boolean = true, ["function"] = true, thread = true }
+local function select_error(set)
+    for _, v in ipairs(set) do
+        if UNINDEXABLE[type(v)] then return "attempt to index a " .. type(v) .. " value" end
+    end
+end
+
+-- Whether select on `set` (as both tables) did what LuaSocket's would: a mismatch noted.
+local function check_select(set, name)
+    local ok, err = pcall(socket.select, set, set, 0)
+    local expected = select_error(set)
+    if ok ~= (expected == nil) or (not ok and err ~= expected) then
+        mismatches[#mismatches + 1] = ("select on %s: %s, expected %s"):format(
+            name, ok and "no error" or tostring(err), expected or "no error")
+    end
+    return ok
+end
+
+-- select ignores what is not a socket (or raises, as above); ssl.wrap refuses it.
+-- Neither may trap.
 local function select_and_wrap(objects)
     for _, object in ipairs(objects) do
         if not object.none then
             quick(object)
-            assert(pcall(socket.select, { object.value }, { object.value }, 0))
+            check_select({ object.value }, object.name)
             pcall(ssl.wrap, object.value, context())
         end
     end
@@ -414,10 +436,7 @@ local function run_program(hex)
             for _, o in ipairs({ object, other }) do
                 if not o.none then set[#set + 1] = o.value end
             end
-            outcome = pcall(socket.select, set, set, 0) and 0 or 1
-            if outcome == 1 then
-                mismatches[#mismatches + 1] = "select raised on " .. object.name
-            end
+            outcome = check_select(set, object.name .. " and " .. other.name) and 0 or 1
         elseif special == "wrap" then
             outcome = pcall(ssl.wrap, object.value, context()) and 0 or 1
         elseif special == "renew" and MAKERS[index] then
