@@ -91,7 +91,7 @@ fn tcp_connect_is_denied_for_ipv4_and_ipv6_by_every_constructor() {
     );
     assert_eq!(
         ok(&out),
-        "nil\tpermission denied\n".repeat(7) + "nil\tinvalid argument\n"
+        "nil\tpermission denied\n".repeat(7) + "nil\tInvalid argument\n"
     );
     denied(&out, &format!("TCP connect to 127.0.0.1:{p4}"));
     denied(&out, &format!("TCP connect to [::1]:{p6}"));

@@ -397,7 +397,7 @@ fn getfd_setfd_and_classes() {
          false\t(command line):11: calling 'send' on bad self (tcp{client} expected)\n\
          false\t(command line):12: bad argument #1 to 'listen' (tcp{master} expected)\n\
          -1.0\t1.0\t1.0\n\
-         tcp{server}\ttrue\tnil\tinvalid argument\n"
+         tcp{server}\ttrue\tnil\tInvalid argument\n"
     );
 }
 

@@ -263,7 +263,7 @@ fn bad_parameters_and_misuse_get_clear_answers() {
         invalid mode\n\
         false\tbad argument #1 to 'newcontext' (table expected, got string)\n\
         false\tssl.lua:44: bad argument #1 to 'wrap' (tcp{client} expected)\n\
-        nil\tSocket is not connected\n\
+        nil\tTransport endpoint is not connected\n\
         taken over\t-1.0\tnil\tclosed\t0.0\n\
         before handshake\tnil\tclosed\t0.0\n\
         select sees it\ttrue\n\

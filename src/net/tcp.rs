@@ -631,8 +631,15 @@ impl Tcp {
 
     pub fn local_address(&mut self) -> NetResult<SocketAddr> {
         let _ = self.observe_connect();
-        let socket = self.state.socket().ok_or(NetError::NotConnected)?;
-        Ok(addr::from_wasi(socket.local_address()?))
+        let socket =
+            (self.state.socket()).ok_or_else(|| self.no_socket_or(NetError::NotConnected))?;
+        match (socket.local_address(), self.family) {
+            (Ok(address), _) => Ok(addr::from_wasi(address)),
+            // Not bound yet. Linux answers the wildcard address and port 0 for the socket
+            // LuaSocket's tcp4/tcp6 made at once.
+            (Err(ErrorCode::InvalidState), Some(family)) => Ok(SocketAddr::new(family.any(), 0)),
+            (Err(e), _) => Err(e.into()),
+        }
     }
 
     /// The peer, once connected (a connect that has finished by now counts).
@@ -640,7 +647,18 @@ impl Tcp {
         let _ = self.observe_connect();
         match &self.state {
             State::Connected(c) => Ok(addr::from_wasi(c.socket.remote_address()?)),
-            _ => Err(NetError::NotConnected),
+            _ => Err(self.no_socket_or(NetError::NotConnected)),
+        }
+    }
+
+    /// What a call needing a socket gets when there is none: EBADF for an object with no
+    /// descriptor (closed, or without a family and not yet used), else `otherwise` (a
+    /// failed connect leaves the descriptor, as in Linux).
+    fn no_socket_or(&self, otherwise: NetError) -> NetError {
+        if self.fd() == id::INVALID {
+            NetError::BadDescriptor
+        } else {
+            otherwise
         }
     }
 

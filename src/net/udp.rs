@@ -315,13 +315,32 @@ impl Udp {
         }
     }
 
+    /// The bound address; for a socket not bound yet, as Linux answers for the socket
+    /// LuaSocket's udp4/udp6 made at once: the wildcard address and port 0.
     pub fn local_address(&self) -> NetResult<SocketAddr> {
-        let socket = self.socket.as_ref().ok_or(NetError::NotConnected)?;
-        Ok(addr::from_wasi(socket.local_address()?))
+        let Some(socket) = self.socket.as_ref() else {
+            return Err(self.no_socket_or(NetError::NotConnected));
+        };
+        match (socket.local_address(), self.family) {
+            (Ok(address), _) => Ok(addr::from_wasi(address)),
+            (Err(ErrorCode::InvalidState), Some(family)) => Ok(SocketAddr::new(family.any(), 0)),
+            (Err(e), _) => Err(e.into()),
+        }
     }
 
     pub fn remote_address(&self) -> NetResult<SocketAddr> {
-        self.peer.ok_or(NetError::NotConnected)
+        self.peer
+            .ok_or_else(|| self.no_socket_or(NetError::NotConnected))
+    }
+
+    /// What a call needing a socket gets when there is none: EBADF for an object with no
+    /// descriptor (closed, or without a family and not yet used), else `otherwise`.
+    fn no_socket_or(&self, otherwise: NetError) -> NetError {
+        if self.fd() == id::INVALID {
+            NetError::BadDescriptor
+        } else {
+            otherwise
+        }
     }
 
     pub fn set_option(&mut self, opt: SockOpt, value: OptValue) -> NetResult<()> {

@@ -51,6 +51,9 @@ const CODES: &[(NetError, ErrorCode)] = &[
     (NetError::NameTemporary, ErrorCode::NameTemporary),
     (NetError::NamePermanent, ErrorCode::NamePermanent),
     (NetError::InvalidArgument, ErrorCode::InvalidArgument),
+    // After InvalidArgument, so that the code maps back to it: the WIT has no EBADF of
+    // its own (a call on a closed resource does not fit its state).
+    (NetError::BadDescriptor, ErrorCode::InvalidArgument),
     (NetError::FamilyNotSupported, ErrorCode::FamilyNotSupported),
     (NetError::TooManySockets, ErrorCode::TooManySockets),
     (NetError::OutOfMemory, ErrorCode::OutOfMemory),
