@@ -2,7 +2,6 @@
 //! `udp{unconnected}` and `udp{connected}`, switched by `setpeername`.
 
 use std::ffi::{CStr, c_int};
-use std::net::SocketAddr;
 
 use super::api::{Args, Entry, LuaResult, Object, UserClass, cfunction, collect, register_class};
 use super::options as opt_args;
@@ -102,9 +101,7 @@ fn sendto(args: &Args) -> LuaResult<c_int> {
     let ip = args.str(3)?;
     let port = args.str(4)?;
     // Like LuaSocket (AI_NUMERICHOST): an address, never a name to look up.
-    let to = addr::parse_literal(&ip)
-        .ok_or(NetError::NameUnknown)
-        .and_then(|ip| addr::parse_port(&port).map(|port| SocketAddr::new(ip, port)));
+    let to = addr::numeric_destination(&ip, &port, udp.family());
     let deadline = udp.deadline();
     Ok(push_sent(
         args,

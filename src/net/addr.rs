@@ -124,7 +124,32 @@ pub fn parse_port(port: &str) -> NetResult<u16> {
         .iter()
         .find(|(name, _)| *name == port)
         .map(|&(_, n)| n)
-        .ok_or(NetError::NameUnknown)
+        .ok_or(NetError::ServiceUnknown)
+}
+
+/// A destination as udp.c's sendto resolves it: getaddrinfo with AI_NUMERICHOST and
+/// AI_NUMERICSERV in the socket's family. The port is checked first, as getaddrinfo does.
+pub fn numeric_destination(ip: &str, port: &str, family: Option<Family>) -> NetResult<SocketAddr> {
+    let port = numeric_port(port)?;
+    Ok(SocketAddr::new(numeric_ip(ip, family)?, port))
+}
+
+/// A numeric service: digits only. Above 65535 it is refused, where glibc would keep
+/// the low 16 bits (port-range in tests/differential/differences.md).
+fn numeric_port(port: &str) -> NetResult<u16> {
+    if !port.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(NetError::NotNumeric);
+    }
+    port.parse().map_err(|_| NetError::NotNumeric)
+}
+
+/// A numeric host of the socket's family, if it has one.
+pub fn numeric_ip(ip: &str, family: Option<Family>) -> NetResult<IpAddr> {
+    let ip = parse_literal(ip).ok_or(NetError::NotNumeric)?;
+    match family {
+        Some(f) if f != Family::of(&ip) => Err(NetError::FamilyMismatch),
+        _ => Ok(ip),
+    }
 }
 
 /// The well-known services, for names in place of port numbers and back.
@@ -162,6 +187,9 @@ pub fn resolve(host: &str, family: Option<Family>) -> NetResult<Vec<IpAddr>> {
         return Ok(vec![family.unwrap_or(Family::Inet4).any()]);
     }
     let found = match parse_literal(host) {
+        Some(ip) if family.is_some_and(|f| f != Family::of(&ip)) => {
+            return Err(NetError::FamilyMismatch);
+        }
         Some(ip) => vec![ip],
         None => lookup(host)?,
     };
@@ -224,9 +252,11 @@ mod tests {
         assert_eq!(parse_port("8080"), Ok(8080));
         assert_eq!(parse_port("8080.0"), Ok(8080));
         assert_eq!(parse_port("http"), Ok(80));
-        assert_eq!(parse_port("65536"), Err(NetError::NameUnknown));
-        assert_eq!(parse_port("8080.5"), Err(NetError::NameUnknown));
-        assert_eq!(parse_port("nope"), Err(NetError::NameUnknown));
+        // Refused, where glibc keeps the low 16 bits (port-range in the differences).
+        assert_eq!(parse_port("65536"), Err(NetError::ServiceUnknown));
+        assert_eq!(parse_port("-1"), Err(NetError::ServiceUnknown));
+        assert_eq!(parse_port("8080.5"), Err(NetError::ServiceUnknown));
+        assert_eq!(parse_port("nope"), Err(NetError::ServiceUnknown));
     }
 
     #[test]
@@ -242,10 +272,41 @@ mod tests {
     }
 
     #[test]
-    fn literal_of_the_wrong_family_is_unknown() {
+    fn literal_of_the_wrong_family_is_a_family_mismatch() {
         assert_eq!(
             resolve("::1", Some(Family::Inet4)),
-            Err(NetError::NameUnknown)
+            Err(NetError::FamilyMismatch)
+        );
+        assert_eq!(
+            resolve("127.0.0.1", Some(Family::Inet6)),
+            Err(NetError::FamilyMismatch)
+        );
+    }
+
+    #[test]
+    fn sendto_destinations_are_numeric() {
+        let v4 = Some(Family::Inet4);
+        assert_eq!(
+            numeric_destination("127.0.0.1", "53", v4),
+            Ok("127.0.0.1:53".parse().unwrap())
+        );
+        for (ip, port) in [
+            ("localhost", "53"),
+            ("127.0.0.1", "domain"),
+            ("127.0.0.1", ""),
+            ("127.0.0.1", "65536"),
+            ("127.0.0.1", "+53"),
+        ] {
+            assert_eq!(numeric_destination(ip, port, v4), Err(NetError::NotNumeric));
+        }
+        assert_eq!(
+            numeric_destination("::1", "53", v4),
+            Err(NetError::FamilyMismatch)
+        );
+        // The service is checked before the host.
+        assert_eq!(
+            numeric_destination("::1", "x", v4),
+            Err(NetError::NotNumeric)
         );
     }
 

@@ -32,6 +32,14 @@ pub enum NetError {
     PermissionDenied,
     Unreachable,
     NameUnknown,
+    /// A port that is neither a number nor a known service: getaddrinfo's EAI_SERVICE.
+    ServiceUnknown,
+    /// A literal address of the other family for a socket whose family is fixed:
+    /// getaddrinfo's EAI_ADDRFAMILY, in gai_strerror's words (LuaSocket has none).
+    FamilyMismatch,
+    /// A sendto destination that is not a numeric address and port: EAI_NONAME in
+    /// gai_strerror's words, which udp.c's sendto reports instead of LuaSocket's own.
+    NotNumeric,
     NameTemporary,
     NamePermanent,
     InvalidArgument,
@@ -118,6 +126,9 @@ impl NetError {
             NetError::PermissionDenied => "permission denied",
             NetError::Unreachable => "Network is unreachable",
             NetError::NameUnknown => "host or service not provided, or not known",
+            NetError::ServiceUnknown => "service not supported for socket type",
+            NetError::FamilyMismatch => "Address family for hostname not supported",
+            NetError::NotNumeric => "Name or service not known",
             NetError::NameTemporary => "temporary failure in name resolution",
             NetError::NamePermanent => "non-recoverable failure in name resolution",
             NetError::InvalidArgument => "Invalid argument",

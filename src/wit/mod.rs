@@ -48,6 +48,11 @@ const CODES: &[(NetError, ErrorCode)] = &[
     (NetError::PermissionDenied, ErrorCode::PermissionDenied),
     (NetError::Unreachable, ErrorCode::Unreachable),
     (NetError::NameUnknown, ErrorCode::NameUnknown),
+    // After NameUnknown, so that the code maps back to it: to the WIT, all are names
+    // that resolve to nothing usable.
+    (NetError::ServiceUnknown, ErrorCode::NameUnknown),
+    (NetError::FamilyMismatch, ErrorCode::NameUnknown),
+    (NetError::NotNumeric, ErrorCode::NameUnknown),
     (NetError::NameTemporary, ErrorCode::NameTemporary),
     (NetError::NamePermanent, ErrorCode::NamePermanent),
     (NetError::InvalidArgument, ErrorCode::InvalidArgument),

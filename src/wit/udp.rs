@@ -11,7 +11,7 @@ use crate::exports::luasocket::socket::udp::{
     Address, Class, Datagram, ErrorCode, Family, Guest, GuestUdpSocket, OptionValue, Timeouts,
     UdpSocket,
 };
-use crate::net::addr::parse_literal;
+use crate::net::addr::numeric_ip;
 use crate::net::options::Proto;
 use crate::net::udp::{Class as NetClass, DATAGRAM_SIZE, MAX_DATAGRAM, Udp};
 
@@ -51,7 +51,7 @@ impl GuestUdpSocket for UdpResource {
         if udp.class() == NetClass::Connected {
             return Err(ErrorCode::AlreadyConnected);
         }
-        let ip = parse_literal(&ip).ok_or(ErrorCode::NameUnknown)?;
+        let ip = numeric_ip(&ip, udp.family()).map_err(code)?;
         let deadline = udp.deadline();
         udp.send_to(&data, SocketAddr::new(ip, port), &deadline)
             .map(|n| n as u64)

@@ -469,7 +469,7 @@ do
     close(r)
 end
 
-returns("sendto a name: only addresses", R("host or service not provided, or not known"),
+returns("sendto a name: only addresses", R("Name or service not known"),
     sendto(udpsocket(), "x", "localhost", 9))
 returns("sendto a denied address", R("permission denied"), sendto(udpsocket(), "x", "10.1.2.3", 9))
 returns("setsockname to a denied address",
