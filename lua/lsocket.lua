@@ -271,7 +271,6 @@ local function udp_read(self, size)
     end
     if data then return data, addr, math.tointeger(port) end
     if addr == "timeout" then return false end
-    if addr == "refused" then return nil, "connection refused" end
     return nil, addr
 end
 
@@ -392,7 +391,6 @@ local function sent(n, err, partial)
         if progress > 0 then return progress end
         return false
     end
-    if err == "refused" then return nil, "connection refused" end
     return nil, err
 end
 

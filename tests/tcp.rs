@@ -358,7 +358,7 @@ fn options_real_remembered_and_refused() {
     );
     assert_eq!(
         ok(&out),
-        "1.0\ttrue\n1.0\t30.0\n1.0\t5.0\n1.0\t4.0\n1.0\ttrue\n1.0\ttrue\n1.0\ttrue\t3.0\n\
+        "1.0\ttrue\n1.0\t30.0\n1.0\t5.0\n1.0\t4.0\n1.0\ttrue\n1.0\ttrue\n1.0\ttrue\t3\n\
          false\ttrue\nnil\tsetsockopt failed\nnil\tgetsockopt failed\n\
          nil\tnil\tnil\tsetsockopt failed\n\
          false\t(command line):17: bad argument #2 to 'setoption' (boolean expected, got number)\n\
@@ -392,7 +392,7 @@ fn getfd_setfd_and_classes() {
     );
     assert_eq!(
         ok(&out),
-        "float\tfalse\tfalse\n1000.0\nunspec\tinet4\tinet6\n\
+        "float\tfalse\tfalse\n1000.0\ninet4\tinet4\tinet6\n\
          false\t(command line):10: calling 'accept' on bad self (tcp{server} expected)\n\
          false\t(command line):11: calling 'send' on bad self (tcp{client} expected)\n\
          false\t(command line):12: bad argument #1 to 'listen' (tcp{master} expected)\n\

@@ -61,7 +61,7 @@ fn exchange(host: &str, bind: &str) {
     assert_eq!(
         ok(&out),
         format!(
-            "udp{{unconnected}}\tunspec\n5.0\nolleh\t{host}\ttrue\tinteger\n{fam}\n\
+            "udp{{unconnected}}\tinet4\n5.0\nolleh\t{host}\ttrue\tinteger\n{fam}\n\
              1.0\tudp{{connected}}\n6.0\tfed\n\
              false\t(command line):12: calling 'sendto' on bad self (udp{{unconnected}} expected)\n\
              {host}\t{port}\t{fam}\n1.0\tudp{{unconnected}}\n0.0\n0\nnil\ttimeout\n1.0\n"
@@ -121,7 +121,7 @@ fn udp_server_in_lua_with_a_native_client() {
 
 #[test]
 fn refused_datagrams_and_bad_addresses() {
-    // A port with nobody behind it: the ICMP answer comes back as "refused".
+    // A port with nobody behind it: the ICMP answer comes back as "connection refused".
     let port = UdpSocket::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -146,7 +146,7 @@ fn refused_datagrams_and_bad_addresses() {
     );
     assert_eq!(
         ok(&out),
-        "nil\trefused\nnil\tName or service not known\nnil\tMessage too long\n"
+        "nil\tconnection refused\nnil\tName or service not known\nnil\tMessage too long\n"
     );
 }
 

@@ -412,6 +412,13 @@ function methods.udp.setsockname(self, address, port)
     return nil
 end
 
+-- LuaSocket 1.2 words a refused datagram "refused"; the core, as Linux's 3.1,
+-- "connection refused".
+local function udp_error(err)
+    if err == "connection refused" then return "refused" end
+    return err
+end
+
 -- sendto(socket, string, ip, port): nil, or "timeout" / "refused" (or another error).
 function methods.udp.sendto(self, data, ip, port)
     local st = udp_state(self, "sendto", false)
@@ -421,7 +428,7 @@ function methods.udp.sendto(self, data, ip, port)
     begin(st)
     arm(st)
     local sent, err = st.sock:sendto(data, ip, port)
-    if not sent then return err end
+    if not sent then return udp_error(err) end
     return nil
 end
 
@@ -432,7 +439,7 @@ function methods.udp.send(self, data)
     begin(st)
     arm(st)
     local sent, err = st.sock:send(data)
-    if not sent then return err end
+    if not sent then return udp_error(err) end
     return nil
 end
 
@@ -443,7 +450,7 @@ function methods.udp.receive(self, size)
     begin(st)
     arm(st)
     local data, err = st.sock:receive(size)
-    if not data then return nil, err end
+    if not data then return nil, udp_error(err) end
     return data
 end
 
@@ -454,7 +461,7 @@ function methods.udp.receivefrom(self, size)
     begin(st)
     arm(st)
     local data, ip, port = st.sock:receivefrom(size)
-    if not data then return nil, ip end
+    if not data then return nil, udp_error(ip) end
     return data, ip, math.tointeger(port) or port
 end
 

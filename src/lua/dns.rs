@@ -91,11 +91,8 @@ fn getnameinfo(args: &Args) -> LuaResult<c_int> {
     }
     match dns::get_name_info(host.as_deref(), service.as_deref()) {
         Ok((names, service)) => {
-            if host.is_some() {
-                push_list(args, names.iter().map(String::as_str));
-            } else {
-                args.push_nil();
-            }
+            // Without a host, LuaSocket's list of names is there, and empty.
+            push_list(args, names.iter().map(String::as_str));
             match service {
                 Some(s) => args.push_str(&s),
                 None => args.push_nil(),

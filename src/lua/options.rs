@@ -100,7 +100,8 @@ pub fn push_value(args: &Args, result: Result<OptValue, NetError>) -> c_int {
             args.new_table(0, 2);
             args.push_bool(on);
             args.set_field(-2, c"on");
-            args.push_number(timeout as f64);
+            // An integer, as opt.c's lua_pushinteger.
+            args.push_integer(timeout);
             args.set_field(-2, c"timeout");
         }
         Ok(OptValue::Membership {

@@ -37,7 +37,8 @@ pub fn family(args: &Args, family: Option<Family>) -> c_int {
     args.push_str(match family {
         Some(Family::Inet4) => "inet4",
         Some(Family::Inet6) => "inet6",
-        None => "unspec",
+        // LuaSocket's getfamily names only AF_INET6 as such, everything else "inet4".
+        None => "inet4",
     });
     1
 }

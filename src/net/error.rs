@@ -112,7 +112,9 @@ impl NetError {
             NetError::Oversized => "oversized",
             NetError::Closed => "closed",
             NetError::ConnectionRefused => "connection refused",
-            NetError::Refused => "refused",
+            // As Linux's LuaSocket prints ECONNREFUSED on a UDP socket (udp.c's own
+            // "refused" is for IO_CLOSED, which Linux never gives there).
+            NetError::Refused => "connection refused",
             NetError::MessageTooLong => "Message too long",
             NetError::HostNotFound => "host not found",
             NetError::SetOptionFailed => "setsockopt failed",

@@ -565,8 +565,11 @@ impl Tcp {
 
     /// Waits for a connection and returns it as a new client object (no timeout set).
     pub fn accept(&mut self, deadline: &Deadline) -> NetResult<Tcp> {
-        let State::Listening(listener) = &self.state else {
-            return Err(NetError::InvalidArgument);
+        let listener = match &self.state {
+            State::Listening(listener) => listener,
+            // LuaSocket's I/O on an invalid descriptor is IO_CLOSED.
+            State::Closed => return Err(NetError::Closed),
+            _ => return Err(NetError::InvalidArgument),
         };
         loop {
             match listener.socket.accept() {

@@ -365,7 +365,7 @@ impl Udp {
     }
 }
 
-/// UDP's wording: a refused datagram is "refused", not "connection refused".
+/// A refused datagram is UDP's own error (the WIT's `refused`), not a refused connection.
 fn udp_error(e: ErrorCode) -> NetError {
     match NetError::from(e) {
         NetError::ConnectionRefused => NetError::Refused,
