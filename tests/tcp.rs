@@ -350,7 +350,9 @@ fn options_real_remembered_and_refused() {
         print(pcall(function() return c:setoption("linger", {on = 1}) end))
         print(pcall(function() return c:setoption("nope", true) end))
         local six = socket.tcp6()
-        print(six:setoption("ipv6-v6only", true), six:getoption("ipv6-v6only"), six:setoption("ipv6-v6only", false))
+        print(six:setoption("ipv6-v6only", true), six:setoption("ipv6-v6only", false))
+        -- tcp.c's get table has no ipv6-v6only: getoption raises, as on Linux
+        print(pcall(function() return six:getoption("ipv6-v6only") end))
         -- options set before the socket exists are applied when it does
         local later = socket.tcp()
         print(later:setoption("keepalive", true), later:connect(sip, sport), later:getoption("keepalive"))
@@ -364,7 +366,9 @@ fn options_real_remembered_and_refused() {
          false\t(command line):17: bad argument #2 to 'setoption' (boolean expected, got number)\n\
          false\t(command line):18: bad argument #2 to 'setoption' (boolean 'on' field expected)\n\
          false\t(command line):19: bad argument #1 to 'setoption' (unsupported option `nope')\n\
-         1.0\ttrue\tnil\tsetsockopt failed\n1.0\t1.0\ttrue\n"
+         1.0\tnil\tsetsockopt failed\n\
+         false\t(command line):23: bad argument #1 to 'getoption' (unsupported option `ipv6-v6only')\n\
+         1.0\t1.0\ttrue\n"
     );
 }
 

@@ -7,10 +7,20 @@ use super::api::{Args, LuaResult, Raise};
 use crate::net::NetError;
 use crate::net::options::{Kind, OptValue, Proto, SockOpt};
 
-/// The option named by argument 2.
+/// The option named by argument 2, for setoption.
 pub fn name(args: &Args, proto: Proto) -> LuaResult<SockOpt> {
+    named(args, proto, |_| true)
+}
+
+/// The option named by argument 2, for getoption, which knows fewer (see `gettable`).
+pub fn gettable_name(args: &Args, proto: Proto) -> LuaResult<SockOpt> {
+    named(args, proto, |opt| opt.gettable(proto))
+}
+
+fn named(args: &Args, proto: Proto, known: impl Fn(SockOpt) -> bool) -> LuaResult<SockOpt> {
     let name = args.str(2)?;
     SockOpt::parse(&name, proto)
+        .filter(|&opt| known(opt))
         .ok_or_else(|| Raise::Arg(2, format!("unsupported option `{name:.35}'").into()))
 }
 
@@ -19,7 +29,8 @@ pub fn value(args: &Args, opt: SockOpt) -> LuaResult<OptValue> {
     Ok(match opt.kind() {
         Kind::Bool if args.is_boolean(3) => OptValue::Bool(args.boolean(3)),
         Kind::Bool => return Err(Raise::Type(3, c"boolean")),
-        Kind::Int => OptValue::Int(args.number(3)? as i64),
+        // As options.c: lua_tonumber, unchecked (what is not a number is 0).
+        Kind::Int => OptValue::Int(args.to_number(3).unwrap_or(0.0) as i64),
         Kind::Text => OptValue::Text(args.str(3)?.into_owned()),
         Kind::Linger => {
             if !args.is_table(3) {

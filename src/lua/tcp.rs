@@ -277,7 +277,7 @@ fn getoption(args: &Args) -> LuaResult<c_int> {
         }
         return Ok(1);
     }
-    let opt = opt_args::name(args, Proto::Tcp)?;
+    let opt = opt_args::gettable_name(args, Proto::Tcp)?;
     let value = tcp.get_option(opt);
     Ok(opt_args::push_value(args, value))
 }

@@ -255,7 +255,7 @@ fn getoption(args: &Args) -> LuaResult<c_int> {
         args.push_nil();
         return Ok(1);
     }
-    let opt = opt_args::name(args, Proto::Udp)?;
+    let opt = opt_args::gettable_name(args, Proto::Udp)?;
     let value = udp.get_option(opt);
     Ok(opt_args::push_value(args, value))
 }

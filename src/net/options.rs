@@ -83,6 +83,12 @@ pub enum SockOpt {
     V6DropMembership,
 }
 
+/// A buffer size as wasi takes it. Linux takes 0 too and raises any size to its minimum;
+/// wasi refuses 0, so 0 asks for the smallest there is.
+pub fn buffer_size(n: i64) -> Result<u64, Refusal> {
+    u64::try_from(n).map(|n| n.max(1)).map_err(|_| Refusal)
+}
+
 /// Every option: its LuaSocket name, the protocols that accept it, its value kind, and
 /// what it does here.
 const TABLE: &[(SockOpt, &str, &[Proto], Kind, Support)] = {
@@ -180,6 +186,22 @@ impl SockOpt {
 
     pub fn support(self) -> Support {
         self.row().4
+    }
+
+    /// Whether getoption knows the option on `proto`: LuaSocket's get tables lack some of
+    /// the settable ones, and getoption raises `unsupported option` for those.
+    pub fn gettable(self, proto: Proto) -> bool {
+        use SockOpt::*;
+        !matches!(
+            (self, proto),
+            (
+                TcpDeferAccept | TcpFastOpen | TcpFastOpenConnect | V6Only,
+                Proto::Tcp
+            ) | (
+                MulticastTtl | AddMembership | DropMembership | V6AddMembership | V6DropMembership,
+                Proto::Udp
+            )
+        )
     }
 
     /// What a remembered option reads before it is set: what the socket actually does.

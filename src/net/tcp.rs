@@ -273,12 +273,19 @@ impl Tcp {
         }
     }
 
+    /// Sets an option; a closed object's fail, as setsockopt on a closed descriptor.
     pub fn set_option(&mut self, opt: SockOpt, value: OptValue) -> NetResult<()> {
+        if self.is_closed() {
+            return Err(NetError::SetOptionFailed);
+        }
         let target = self.state.socket().map(|s| s as &dyn OptionTarget);
         options::set(&mut self.options, target, opt, value)
     }
 
     pub fn get_option(&self, opt: SockOpt) -> NetResult<OptValue> {
+        if self.is_closed() {
+            return Err(NetError::GetOptionFailed);
+        }
         options::get(
             &self.options,
             self.state.socket().map(|s| s as &dyn OptionTarget),
@@ -717,10 +724,10 @@ impl OptionTarget for TcpSocket {
                 self.set_keep_alive_count(u32::try_from(*n).map_err(|_| Refusal)?)
             }
             (SockOpt::RecvBufferSize, OptValue::Int(n)) => {
-                self.set_receive_buffer_size(u64::try_from(*n).map_err(|_| Refusal)?)
+                self.set_receive_buffer_size(options::buffer_size(*n)?)
             }
             (SockOpt::SendBufferSize, OptValue::Int(n)) => {
-                self.set_send_buffer_size(u64::try_from(*n).map_err(|_| Refusal)?)
+                self.set_send_buffer_size(options::buffer_size(*n)?)
             }
             // wasi sockets are always IPv6-only; asking for that is fine, undoing it is not.
             (SockOpt::V6Only, OptValue::Bool(true))

@@ -328,6 +328,14 @@ impl Udp {
         }
     }
 
+    /// Whether the socket has `opt` at all: not once closed, and IPV6_UNICAST_HOPS only
+    /// on IPv6 (wasi's unicast hop limit is the TTL on an IPv4 socket, which Linux's
+    /// IPv6 option is not).
+    fn takes(&self, opt: SockOpt) -> bool {
+        let ipv6_only_on_ipv4 = opt == SockOpt::UnicastHops && self.family == Some(Family::Inet4);
+        !(self.closed || ipv6_only_on_ipv4)
+    }
+
     pub fn remote_address(&self) -> NetResult<SocketAddr> {
         self.peer
             .ok_or_else(|| self.no_socket_or(NetError::NotConnected))
@@ -343,12 +351,19 @@ impl Udp {
         }
     }
 
+    /// Sets an option; a closed object's fail, as setsockopt on a closed descriptor.
     pub fn set_option(&mut self, opt: SockOpt, value: OptValue) -> NetResult<()> {
+        if !self.takes(opt) {
+            return Err(NetError::SetOptionFailed);
+        }
         let target = self.socket.as_ref().map(|s| s as &dyn OptionTarget);
         options::set(&mut self.options, target, opt, value)
     }
 
     pub fn get_option(&self, opt: SockOpt) -> NetResult<OptValue> {
+        if !self.takes(opt) {
+            return Err(NetError::GetOptionFailed);
+        }
         options::get(
             &self.options,
             self.socket.as_ref().map(|s| s as &dyn OptionTarget),
@@ -397,10 +412,10 @@ impl OptionTarget for UdpSocket {
                 self.set_unicast_hop_limit(u8::try_from(*n).map_err(|_| Refusal)?)
             }
             (SockOpt::RecvBufferSize, OptValue::Int(n)) => {
-                self.set_receive_buffer_size(u64::try_from(*n).map_err(|_| Refusal)?)
+                self.set_receive_buffer_size(options::buffer_size(*n)?)
             }
             (SockOpt::SendBufferSize, OptValue::Int(n)) => {
-                self.set_send_buffer_size(u64::try_from(*n).map_err(|_| Refusal)?)
+                self.set_send_buffer_size(options::buffer_size(*n)?)
             }
             (SockOpt::V6Only, OptValue::Bool(true))
                 if self.address_family() == IpAddressFamily::Ipv6 =>
