@@ -4,7 +4,11 @@ local socket = require("socket.core")
 
 local math, string, setmetatable, type, pcall, select, error, tonumber, tostring, rawget =
     math, string, setmetatable, type, pcall, select, error, tonumber, tostring, rawget
-local getinfo, rawmetatable = debug.getinfo, debug.getmetatable
+-- A host may leave the debug library out (an embedder's sandbox, mlua's safe set): then
+-- errors name the function '?' and a userdata's __name is read through getmetatable.
+local debug = debug
+local getinfo = debug and debug.getinfo
+local rawmetatable = debug and debug.getmetatable or getmetatable
 
 -- Argument checks ------------------------------------------------------------------
 -- What lauxlib's luaL_check* raise, for the functions LuaSocket writes in C and this
@@ -13,7 +17,7 @@ local getinfo, rawmetatable = debug.getinfo, debug.getmetatable
 
 local function argerror(i, message)
     -- Levels: 1 this function, 2 the check, 3 the checked function, 4 its caller.
-    local name = getinfo(3, "n").name or "?"
+    local name = getinfo and getinfo(3, "n").name or "?"
     error(string.format("bad argument #%d to '%s' (%s)", i, name, message), 4)
 end
 
