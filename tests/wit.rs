@@ -196,6 +196,14 @@ fn tcp_errors_options_and_a_server_resource() {
         );
         // The connect reported the failure itself: nothing is left pending.
         assert_eq!(methods.call_last_error(&mut *store, c).await.unwrap(), None);
+        // As Linux's connect(2) after one that failed: ECONNABORTED once, then afresh.
+        assert_eq!(
+            methods
+                .call_connect(&mut *store, c, "127.0.0.1", refused_port)
+                .await
+                .unwrap(),
+            Err(ErrorCode::Closed)
+        );
         assert_eq!(
             methods
                 .call_connect(&mut *store, c, "10.1.2.3", 80)

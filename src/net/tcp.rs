@@ -200,9 +200,10 @@ pub struct Tcp {
     pub timeout: Timeout,
     buffer: RecvBuffer,
     stats: Stats,
-    /// Whether a `connect` call has answered that the connection is made. Linux answers a
-    /// finished non-blocking connect with success once, then "already connected", and
-    /// schedulers (copas) count on the success.
+    /// Whether a `connect` call has answered that the connection is made. LuaSocket's
+    /// connect is always a non-blocking connect(2) and a wait, and Linux answers the next
+    /// connect(2) after one that finished so with success once, then "already connected";
+    /// schedulers (copas) count on the success. Accepted connections are connected already.
     connect_reported: bool,
     /// Whether the object has a descriptor: an object without a family has no socket, and
     /// `getfd` says -1, until bind or connect makes one (LuaSocket's lazy sockets) or
@@ -238,7 +239,7 @@ impl Tcp {
                 sent: 0.0,
                 birth_ns: now_ns(),
             },
-            connect_reported: false,
+            connect_reported: true,
             has_fd: true,
             options: Remembered::default(),
             id: id::next(),
@@ -341,16 +342,19 @@ impl Tcp {
         let mut last = NetError::NameUnknown;
         for ip in addr::resolve(host, self.family)? {
             let socket = match existing.take() {
-                Some(s) if Family::of(&ip) == self.family.unwrap_or(Family::of(&ip)) => s,
+                Some(s) if Family::from_wasi(s.address_family()) == Family::of(&ip) => s,
                 _ => create(Family::of(&ip), &self.options)?,
             };
             self.has_fd = true;
-            match bind_socket(&socket, SocketAddr::new(ip, port)) {
-                Ok(()) => {
-                    self.family = Some(Family::of(&ip));
-                    *existing = Some(socket);
-                    return Ok(());
-                }
+            let bound = bind_socket(&socket, SocketAddr::new(ip, port));
+            if bound.is_ok() {
+                self.family = Some(Family::of(&ip));
+            }
+            // A failed bind leaves the socket as it was (bound before, or not at all), as
+            // bind(2) does: a second bind on a bound master must not unbind it.
+            *existing = Some(socket);
+            match bound {
+                Ok(()) => return Ok(()),
                 Err(e) => last = e,
             }
         }
@@ -397,34 +401,32 @@ impl Tcp {
     /// for writing, then call `connect` again (see [`Tcp::connect_again`]).
     pub fn connect(&mut self, host: &str, port: u16, deadline: &Deadline) -> NetResult<()> {
         match &mut self.state {
-            State::Idle(_) => {}
             State::Connecting(_) => return self.connect_again(),
             State::Connected(_) if !self.connect_reported => {
                 self.connect_reported = true;
                 return Ok(());
             }
             State::Connected(_) => return Err(NetError::AlreadyConnected),
-            // Reported now; the next connect starts afresh. Once the failure has been
-            // reported elsewhere, Linux answers ECONNABORTED ("closed") first.
-            State::Failed(pending) => {
-                let error = pending.take().unwrap_or(NetError::Closed);
-                self.state = State::Idle(None);
-                return Err(error);
-            }
             State::Listening(_) | State::Closed => return Err(NetError::InvalidArgument),
+            State::Idle(_) | State::Failed(_) => {}
         }
         // LuaSocket makes the object a client whatever the outcome, even a failed lookup.
         self.class = Class::Client;
         let ips = addr::resolve(host, self.family)?;
+        // The failed connect's error, found by this connect(2) (LuaSocket resolves first);
+        // the next starts afresh. Once the failure has been reported elsewhere, Linux
+        // answers ECONNABORTED ("closed").
+        if let State::Failed(pending) = &mut self.state {
+            let error = pending.take().unwrap_or(NetError::Closed);
+            self.state = State::Idle(None);
+            return Err(error);
+        }
         let try_once = deadline.wait_limit(now_ns()).is_some_and(|d| d.is_zero());
         let tries = if try_once { 1 } else { ips.len() };
         let mut last = NetError::NameUnknown;
         for ip in ips.into_iter().take(tries) {
             match self.connect_to(ip, port, deadline, try_once) {
-                Ok(()) => {
-                    self.connect_reported = true;
-                    return Ok(());
-                }
+                Ok(()) => return Ok(()),
                 Err(NetError::Timeout) => return Err(NetError::Timeout),
                 Err(e) => last = e,
             }
@@ -445,6 +447,8 @@ impl Tcp {
             _ => create(family, &self.options)?,
         };
         self.has_fd = true;
+        // However it finishes, the next connect answers success once more.
+        self.connect_reported = false;
         with_network(|net| socket.start_connect(net, addr::to_wasi(SocketAddr::new(ip, port))))?;
         self.family = Some(family);
         if start_only {
@@ -452,9 +456,16 @@ impl Tcp {
         }
         self.state = State::Connecting(Pending::new(socket));
         match self.finish_pending(deadline) {
-            // A failure the caller reports: nothing stays pending.
-            Err(e) if e != NetError::Timeout => {
+            // A refusal by policy is connect(2)'s EACCES: nothing was started.
+            Err(NetError::PermissionDenied) => {
                 self.state = State::Idle(None);
+                Err(NetError::PermissionDenied)
+            }
+            // A connect that failed during the wait: LuaSocket read its error from the
+            // socket, so what follows is as after a reported non-blocking failure (send
+            // and receive say "closed", the next connect "closed", then it starts afresh).
+            Err(e) if e != NetError::Timeout => {
+                self.state = State::Failed(None);
                 Err(e)
             }
             done => done,
