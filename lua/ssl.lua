@@ -34,13 +34,33 @@ function _M.newcontext(cfg)
     if type(cfg) ~= "table" then
         error("bad argument #1 to 'newcontext' (table expected, got " .. type(cfg) .. ")", 2)
     end
-    return core.newcontext(cfg)
+    -- LuaSec hands the mode to setmode, which checks it is a string.
+    local mode = cfg.mode
+    if type(mode) ~= "string" and type(mode) ~= "number" then
+        error("bad argument #2 to 'setmode' (string expected, got " .. type(mode) .. ")")
+    end
+    local ctx, err = core.newcontext(cfg)
+    if not ctx then return nil, err end
+    if cfg.verifyext then
+        -- As LuaSec: a flag or a list of flags, set through the context's method.
+        local flags = cfg.verifyext
+        if type(flags) ~= "table" then flags = { flags } end
+        local ok, msg = ctx:setverifyext(table.unpack(flags))
+        if not ok then return nil, msg end
+    end
+    return ctx
 end
 
 -- ssl.wrap(sock, params | context) -> connection | nil, err
 -- The TCP object must be connected; it is left closed, its connection taken over.
--- (A function of its own, so that argument errors name ssl.core.wrap, always.)
+-- Parameters make a context first, as LuaSec's wrap does. (A function of its own, so
+-- that argument errors name ssl.core.wrap, always.)
 function _M.wrap(sock, cfg)
+    if type(cfg) == "table" then
+        local ctx, err = _M.newcontext(cfg)
+        if not ctx then return nil, err end
+        cfg = ctx
+    end
     return core.wrap(sock, cfg)
 end
 

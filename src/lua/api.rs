@@ -213,6 +213,21 @@ impl Args {
         self.type_of(arg) == ffi::LUA_TTABLE
     }
 
+    /// A string proper (not a number), which [`Args::bytes`] reads without converting.
+    pub fn is_string(&self, arg: c_int) -> bool {
+        self.type_of(arg) == ffi::LUA_TSTRING
+    }
+
+    /// `lua_next` on the table at `arg`: after the key on top (nil to begin), pushes the
+    /// next key and its value; at the end pops the key and answers false. The caller
+    /// pops the value and leaves the key as it was.
+    pub fn next(&self, arg: c_int) -> bool {
+        let arg = self.absolute(arg);
+        // SAFETY: see `Args`; the key on top is nil or one this traversal gave, unmodified,
+        // so lua_next cannot raise.
+        unsafe { ffi::lua_next(self.state, arg) != 0 }
+    }
+
     /// Pushes `t[key]` for the table at `arg`, without metamethods (so it cannot raise).
     pub fn push_raw_field(&self, arg: c_int, key: &CStr) {
         let arg = self.absolute(arg);

@@ -10,9 +10,10 @@ use super::api::{
 use super::select::remember_fd;
 use super::{results, stream};
 use crate::mime;
-use crate::net::error::NetError;
+use crate::net::error::{NetError, TlsError};
 use crate::net::id;
 use crate::net::tcp::{Class, Tcp};
+use crate::net::tls::verify;
 use crate::net::tls::x509::{self, Certificate};
 use crate::net::tls::{Context, Mode, Params, Tls};
 
@@ -96,6 +97,7 @@ fn register(args: &Args) {
         (c"close", cfunction!(close)),
         (c"dirty", cfunction!(dirty)),
         (c"dohandshake", cfunction!(dohandshake)),
+        (c"exportkeyingmaterial", cfunction!(exportkeyingmaterial)),
         (c"getalpn", cfunction!(getalpn)),
         (c"getfd", cfunction!(getfd)),
         (c"getpeercertificate", cfunction!(getpeercertificate)),
@@ -103,11 +105,9 @@ fn register(args: &Args) {
         (c"getpeerverification", cfunction!(getpeerverification)),
         (c"getsniname", cfunction!(getsniname)),
         (c"getstats", cfunction!(getstats)),
-        (c"gettimeout", cfunction!(gettimeout)),
         (c"info", cfunction!(info)),
         (c"receive", cfunction!(receive)),
         (c"send", cfunction!(send)),
-        (c"setfd", cfunction!(setfd)),
         (c"setstats", cfunction!(setstats)),
         (c"settimeout", cfunction!(settimeout)),
         (c"sni", cfunction!(sni)),
@@ -124,16 +124,19 @@ fn register(args: &Args) {
         (c"__close", cfunction!(collect::<ContextData>)),
         (c"__tostring", cfunction!(context_tostring)),
     ];
+    let context: &[Entry] = &[(c"setverifyext", cfunction!(setverifyext))];
     let certificate: &[Entry] = &[
         (c"digest", cfunction!(cert_digest)),
         (c"extensions", cfunction!(cert_extensions)),
         (c"getsignaturename", cfunction!(cert_signature)),
+        (c"issued", cfunction!(cert_issued)),
         (c"issuer", cfunction!(cert_issuer)),
         (c"notafter", cfunction!(cert_notafter)),
         (c"notbefore", cfunction!(cert_notbefore)),
         (c"pem", cfunction!(cert_pem)),
         (c"pubkey", cfunction!(cert_pubkey)),
         (c"serial", cfunction!(cert_serial)),
+        (c"setencode", cfunction!(cert_setencode)),
         (c"subject", cfunction!(cert_subject)),
         (c"validat", cfunction!(cert_validat)),
     ];
@@ -145,7 +148,7 @@ fn register(args: &Args) {
     // SAFETY: `luaopen_ssl_core`'s state, with room to spare.
     unsafe {
         register_class::<Connection>(args.state(), (), connection, connection_meta);
-        register_class::<ContextData>(args.state(), (), &[], context_meta);
+        register_class::<ContextData>(args.state(), (), context, context_meta);
         register_class::<CertificateData>(args.state(), (), certificate, certificate_meta);
     }
 }
@@ -226,6 +229,28 @@ fn strings(args: &Args, arg: c_int, key: &CStr) -> LuaResult<Option<Vec<String>>
     };
     args.pop(1);
     result
+}
+
+/// `ctx:setverifyext(flag...)`: LuaSec's verification extensions; true, or false and
+/// the flag it refused.
+fn setverifyext(args: &Args) -> LuaResult<c_int> {
+    let context = args.object::<ContextData>(1, &[()])?;
+    let mut flags = Vec::new();
+    for i in 2..=args.top() {
+        flags.push(args.str(i)?.into_owned());
+    }
+    let context = context.0.as_ref().ok_or_else(|| collected("SSL:Context"))?;
+    match context.verify_ext().set(&flags) {
+        Ok(()) => {
+            args.push_bool(true);
+            Ok(1)
+        }
+        Err(e) => {
+            args.push_bool(false);
+            args.push_str(&e.to_string());
+            Ok(2)
+        }
+    }
 }
 
 fn context_tostring(args: &Args) -> LuaResult<c_int> {
@@ -352,11 +377,6 @@ fn settimeout(args: &Args) -> LuaResult<c_int> {
     })
 }
 
-fn gettimeout(args: &Args) -> LuaResult<c_int> {
-    let timeout = conn(args)?.live()?.timeout;
-    super::timeout::get(args, timeout)
-}
-
 /// A collected connection is as closed: not dirty, descriptor -1 (LuaSec's, too).
 fn dirty(args: &Args) -> LuaResult<c_int> {
     let dirty = conn(args)?.0.as_ref().is_some_and(|tls| tls.dirty());
@@ -368,13 +388,6 @@ fn getfd(args: &Args) -> LuaResult<c_int> {
     let fd = conn(args)?.0.as_ref().map_or(id::INVALID, |tls| tls.fd());
     args.push_number(fd as f64);
     Ok(1)
-}
-
-fn setfd(args: &Args) -> LuaResult<c_int> {
-    let mut conn = conn(args)?;
-    let fd = args.number(2)? as i64;
-    conn.live()?.set_fd(fd);
-    Ok(results::after_setfd(args, fd))
 }
 
 fn getstats(args: &Args) -> LuaResult<c_int> {
@@ -391,18 +404,60 @@ fn setstats(args: &Args) -> LuaResult<c_int> {
 }
 
 /// `conn:sni(name)` (client): the server name to ask for and verify against.
+/// Client: `sni(name)`, the name to ask for. Server: `sni(names, strict)`, the contexts
+/// whose certificates the client's name picks. Both return nothing, as LuaSec's; a name
+/// that cannot be used leaves the address in force.
 fn sni(args: &Args) -> LuaResult<c_int> {
     let mut conn = conn(args)?;
-    if conn.live()?.mode() != Mode::Client {
-        return Err(Raise::Arg(
-            1,
-            "sni: server-side name maps are not supported".into(),
-        ));
+    if conn.live()?.mode() == Mode::Client {
+        let name = args.str(2)?.into_owned();
+        conn.live()?.set_sni(&name);
+        return Ok(0);
     }
-    let name = args.str(2)?.into_owned();
-    // LuaSec returns nothing; a name that cannot be used leaves the address in force.
-    conn.live()?.set_sni(&name);
+    let names = server_names(args)?;
+    let strict = args.boolean(3);
+    conn.live()?.set_server_names(names, strict);
     Ok(0)
+}
+
+/// The `{ [name] = context }` table at 2, checked as LuaSec checks it.
+fn server_names(args: &Args) -> LuaResult<Vec<(String, Context)>> {
+    if !args.is_table(2) {
+        return Err(Raise::Type(2, c"table"));
+    }
+    let mut names = Vec::new();
+    args.push_nil();
+    while args.next(2) {
+        if !args.is_string(-2) {
+            return Err(Raise::Type(-2, c"string"));
+        }
+        let name = String::from_utf8_lossy(args.bytes(-2)?).into_owned();
+        let context = args.object::<ContextData>(-1, &[()])?;
+        let context = context.0.clone().ok_or_else(|| collected("SSL:Context"))?;
+        names.push((name, context));
+        args.pop(1);
+    }
+    Ok(names)
+}
+
+/// `exportkeyingmaterial(label, length[, context])`: RFC 5705 keying material.
+fn exportkeyingmaterial(args: &Args) -> LuaResult<c_int> {
+    let mut conn = conn(args)?;
+    let label = args.bytes(2)?;
+    let len = args.integer(3)?;
+    let context = args.opt_bytes(4)?;
+    // As LuaSec's size_t cast: a negative length is a size no allocation can have.
+    let len = usize::try_from(len).map_err(|_| Raise::Message("not enough memory".into()))?;
+    match conn.live()?.export_keying_material(label, len, context) {
+        Ok(material) => {
+            args.push_bytes(&material);
+            Ok(1)
+        }
+        Err(NetError::OutOfMemory) => Err(Raise::Message("not enough memory".into())),
+        // LuaSec pushes nil and "closed" but returns no value: a script sees nothing.
+        Err(NetError::Closed) => Ok(0),
+        Err(e) => Ok(args.fail(e.as_str())),
+    }
 }
 
 fn getsniname(args: &Args) -> LuaResult<c_int> {
@@ -470,22 +525,46 @@ fn getalpn(args: &Args) -> LuaResult<c_int> {
 /// verification callback.
 fn getpeerverification(args: &Args) -> LuaResult<c_int> {
     let mut conn = conn(args)?;
-    if conn.live()?.is_closed() {
-        args.push_bool(false);
-        args.push_str(NetError::Closed.as_str());
-        return Ok(2);
-    }
+    let by_depth = conn.live()?.verification_by_depth();
+    let chain_len = conn.live()?.peer_certificates().len();
     let problem = match conn.live()?.verification() {
-        Some(Ok(())) => {
+        Ok(()) => {
             args.push_bool(true);
             return Ok(1);
         }
-        Some(Err(e)) => e.as_str(),
-        None => "peer did not return a certificate",
+        // OpenSSL's X509 error string alone, as LuaSec gives it.
+        Err(NetError::Tls(e)) => e.verify_reason(),
+        Err(e) => e.as_str(),
     };
     args.push_bool(false);
-    args.push_str(problem);
+    if by_depth && problem != NetError::Closed.as_str() {
+        push_errors_by_depth(args, problem, chain_len);
+    } else {
+        args.push_str(problem);
+    }
     Ok(2)
+}
+
+/// LuaSec's `{ [depth + 1] = { reason... } }`, as OpenSSL's verification, carried on
+/// past failures, reports them. webpki names no depth: a missing issuer is the top of
+/// the chain the peer sent, where OpenSSL also finds that it cannot verify a lone
+/// certificate; any other failure is put at the peer's own certificate.
+fn push_errors_by_depth(args: &Args, problem: &str, chain_len: usize) {
+    let unknown_issuer = problem == TlsError::UnknownIssuer.verify_reason();
+    let depth = if unknown_issuer {
+        chain_len.max(1) - 1
+    } else {
+        0
+    };
+    args.new_table(depth as c_int + 1, 0);
+    args.new_table(2, 0);
+    args.push_str(problem);
+    args.set_index(-2, 1);
+    if unknown_issuer && chain_len <= 1 {
+        args.push_str("unable to verify the first certificate");
+        args.set_index(-2, 2);
+    }
+    args.set_index(-2, depth as i64 + 1);
 }
 
 /// `getpeercertificate([n])`: the peer's certificate (1) or the nth of its chain.
@@ -537,7 +616,11 @@ fn loadcertificate(args: &Args) -> LuaResult<c_int> {
             args.push_object(CertificateData(Some(Box::new(cert))), ());
             Ok(1)
         }
-        None => Ok(args.fail("error loading certificate (invalid PEM or DER)")),
+        // LuaSec's answer: nil alone.
+        None => {
+            args.push_nil();
+            Ok(1)
+        }
     }
 }
 
@@ -553,30 +636,85 @@ fn cert_tostring(args: &Args) -> LuaResult<c_int> {
 }
 
 /// A distinguished name as LuaSec gives it: `{ {oid=, name=, value=}, ... }`.
-fn push_name(args: &Args, entries: &[x509::NameEntry]) {
+fn push_name(args: &Args, entries: &[(String, String, Vec<u8>)]) {
     args.new_table(entries.len() as c_int, 0);
-    for (i, e) in entries.iter().enumerate() {
+    for (i, (oid, name, value)) in entries.iter().enumerate() {
         args.new_table(0, 3);
-        args.push_str(&e.oid);
+        args.push_str(oid);
         args.set_field(-2, c"oid");
-        args.push_str(&e.name);
+        args.push_str(name);
         args.set_field(-2, c"name");
-        args.push_str(&e.value);
+        args.push_bytes(value);
         args.set_field(-2, c"value");
         args.set_index(-2, i as i64 + 1);
     }
 }
 
 fn cert_subject(args: &Args) -> LuaResult<c_int> {
-    let subject = cert(args)?.live()?.subject.clone();
-    push_name(args, &subject);
+    let cert = cert(args)?;
+    let c = cert.live()?;
+    let names = c.names(&c.subject);
+    push_name(args, &names);
     Ok(1)
 }
 
 fn cert_issuer(args: &Args) -> LuaResult<c_int> {
-    let issuer = cert(args)?.live()?.issuer.clone();
-    push_name(args, &issuer);
+    let cert = cert(args)?;
+    let c = cert.live()?;
+    let names = c.names(&c.issuer);
+    push_name(args, &names);
     Ok(1)
+}
+
+/// `setencode("ai5" | "utf8")`: how names are given, as stored or as UTF-8. LuaSec
+/// compares prefixes, and answers whether it knew the word.
+fn cert_setencode(args: &Args) -> LuaResult<c_int> {
+    let mut cert = cert(args)?;
+    let how = args.bytes(2)?;
+    let utf8 = match how {
+        h if h.starts_with(b"ai5") => Some(false),
+        h if h.starts_with(b"utf8") => Some(true),
+        _ => None,
+    };
+    if let (Some(utf8), Some(c)) = (utf8, cert.0.as_deref_mut()) {
+        c.utf8_names = utf8;
+    }
+    args.push_bool(utf8.is_some());
+    Ok(1)
+}
+
+/// `ca:issued(cert[, intermediate...])`: true if the chain from `cert` reaches `ca`,
+/// else nil and OpenSSL's reason.
+fn cert_issued(args: &Args) -> LuaResult<c_int> {
+    let issuer = cert(args)?.live()?.clone();
+    let subject = args
+        .object::<CertificateData>(2, &[()])?
+        .live()?
+        .der
+        .clone();
+    let mut chain = Vec::new();
+    for i in 3..=args.top() {
+        let der = args
+            .object::<CertificateData>(i, &[()])?
+            .live()?
+            .der
+            .clone();
+        chain.push(rustls::pki_types::CertificateDer::from(der));
+    }
+    let verdict = verify::issued(
+        &issuer.der.clone().into(),
+        &subject.into(),
+        &chain,
+        issuer.self_issued(),
+        rustls::pki_types::UnixTime::now(),
+    );
+    match verdict {
+        Ok(()) => {
+            args.push_bool(true);
+            Ok(1)
+        }
+        Err(e) => Ok(args.fail(e.verify_reason())),
+    }
 }
 
 fn cert_notbefore(args: &Args) -> LuaResult<c_int> {
@@ -623,7 +761,10 @@ fn cert_digest(args: &Args) -> LuaResult<c_int> {
         b"sha256" => &digest::SHA256,
         b"sha384" => &digest::SHA384,
         b"sha512" => &digest::SHA512,
-        _ => return Err(Raise::Arg(2, "invalid digest algorithm".into())),
+        other => {
+            let name = String::from_utf8_lossy(other);
+            return Ok(args.fail(&format!("digest algorithm not supported ({name})")));
+        }
     };
     let hex = x509::hex(digest::digest(algorithm, &cert.live()?.der).as_ref());
     args.push_str(&hex);

@@ -78,9 +78,19 @@ pub enum TlsError {
     Corrupt,
     /// The peer broke the TLS protocol in another way.
     Protocol,
+    /// Keying material could not be exported (asked of a session that cannot give it).
+    Export,
 }
 
 impl TlsError {
+    /// What certificate verification found, without the handshake's "certificate verify
+    /// failed: " (X509_verify_cert_error_string's words).
+    pub fn verify_reason(self) -> &'static str {
+        let text = self.as_str();
+        text.strip_prefix("certificate verify failed: ")
+            .unwrap_or(text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             TlsError::UnknownIssuer => {
@@ -100,6 +110,7 @@ impl TlsError {
             TlsError::PeerAlert => "tlsv1 alert from peer",
             TlsError::Corrupt => "decryption failed or bad record mac",
             TlsError::Protocol => "tls protocol error",
+            TlsError::Export => "error exporting keying material",
         }
     }
 }

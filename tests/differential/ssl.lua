@@ -149,6 +149,18 @@ local function verification()
     try("verify peer with ca", with { verify = "peer", cafile = pki .. "/ca.pem" })
     try("verify peer other name", with { verify = "peer", cafile = pki .. "/ca.pem" }, "other.example")
     try("tls 1.2 only", with { protocol = "tlsv1_2", verify = "peer", cafile = pki .. "/ca.pem" })
+    -- setverifyext's lsec_continue: the handshake goes on, and the failure is reported
+    -- by chain depth.
+    try("verify peer continue", with { verify = "peer", verifyext = "lsec_continue" })
+    try("verify peer continue with ca", with { verify = "peer", cafile = pki .. "/ca.pem",
+        verifyext = { "lsec_continue", "lsec_ignore_purpose" } })
+    S.call("newcontext bad verifyext", ssl.newcontext, with { verifyext = "no_such_flag" })
+    local ctx = ssl.newcontext(CLIENT)
+    S.method("setverifyext continue", ctx, "setverifyext", "lsec_continue", "lsec_ignore_purpose")
+    S.method("setverifyext none", ctx, "setverifyext")
+    S.method("setverifyext bad", ctx, "setverifyext", "lsec_continue", "bogus")
+    S.method("setverifyext number", ctx, "setverifyext", 1)
+    S.method("setverifyext table", ctx, "setverifyext", {})
 end
 
 -- A server and a client in one script: both non-blocking, handshaken in turns.
@@ -171,14 +183,18 @@ local function handshake_both(server, client)
     return done_s, done_c
 end
 
-local function both_ends(label, server_params, client_params, sni)
+-- A connected pair of TLS objects, not yet handshaken.
+local function pair(server_params, client_params)
     local listener = assert(socket.bind("127.0.0.1", 0))
     local port = tonumber((select(2, listener:getsockname())))
     local tcp_c = assert(socket.connect("127.0.0.1", port))
     local tcp_s = assert(listener:accept())
     listener:close()
-    local s = assert(ssl.wrap(tcp_s, server_params))
-    local c = assert(ssl.wrap(tcp_c, client_params))
+    return assert(ssl.wrap(tcp_s, server_params)), assert(ssl.wrap(tcp_c, client_params))
+end
+
+local function both_ends(label, server_params, client_params, sni)
+    local s, c = pair(server_params, client_params)
     if sni then c:sni(sni) end
     S.show(label .. " handshakes", handshake_both(s, c))
     S.method(label .. " sni seen", s, "getsniname")
@@ -212,6 +228,62 @@ local function server_mode()
     both_ends("mutual", mutual, with_cert, "localhost")
 end
 
+-- Server-side SNI: the client's name picks the context whose certificate is offered.
+local function server_names()
+    local function server(name)
+        return assert(ssl.newcontext { mode = "server", protocol = "any",
+            key = pki .. "/" .. name .. ".key", certificate = pki .. "/" .. name .. ".pem" })
+    end
+    local names = { ["other.example"] = server("other") }
+    local function try(label, asked, strict, client_params)
+        local s, c = pair(server("server"), client_params or with { verify = "none" })
+        S.method(label .. " server sni", s, "sni", names, strict)
+        if asked then c:sni(asked) end
+        local done_s, done_c = handshake_both(s, c)
+        S.show(label .. " handshakes", done_s == true, done_c == true)
+        if done_c == true then
+            local cert = c:getpeercertificate()
+            S.show(label .. " certificate", cert and cert:subject()[1].value)
+            S.method(label .. " sni seen", s, "getsniname")
+            S.method(label .. " client verification", c, "getpeerverification")
+        end
+        s:close()
+        c:close()
+    end
+    try("sni mapped", "other.example", false,
+        with { verify = "peer", cafile = pki .. "/ca.pem" })
+    try("sni mapped strict", "other.example", true)
+    try("sni unmapped", "unknown.example", false)
+    try("sni unmapped strict", "unknown.example", true)
+    try("sni none strict", nil, true)
+    local s, c = pair(server("server"), CLIENT)
+    S.fn("sni names not a table", s, "sni", "other.example")
+    S.fn("sni name not a string", s, "sni", { [1] = server("other") })
+    S.fn("sni value not a context", s, "sni", { ["x.example"] = "context" })
+    S.method("sni on a client with a table", c, "sni", names)
+    s:close()
+    c:close()
+end
+
+-- RFC 5705 keying material: both ends derive the same bytes.
+local function keying_material()
+    local server = { mode = "server", protocol = "any", key = pki .. "/server.key",
+        certificate = pki .. "/server.pem" }
+    local s, c = pair(server, with { verify = "none" })
+    S.method("export before handshake", c, "exportkeyingmaterial", "EXPORTER-test", 32)
+    handshake_both(s, c)
+    local a, b = s:exportkeyingmaterial("EXPORTER-test", 32), c:exportkeyingmaterial("EXPORTER-test", 32)
+    S.show("export both ends", type(a), a and #a, a == b)
+    local x = c:exportkeyingmaterial("EXPORTER-test", 32, "context")
+    S.show("export with context", type(x), x and #x, x ~= b, x == s:exportkeyingmaterial("EXPORTER-test", 32, "context"))
+    S.show("export zero length", c:exportkeyingmaterial("EXPORTER-test", 0))
+    S.fn("export no label", c, "exportkeyingmaterial")
+    S.fn("export no length", c, "exportkeyingmaterial", "EXPORTER-test")
+    s:close()
+    c:close()
+    S.method("export after close", c, "exportkeyingmaterial", "EXPORTER-test", 32)
+end
+
 local function https_requests()
     local https = require "ssl.https"
     local url = "https://127.0.0.1:" .. S.args.https .. "/hello.txt"
@@ -238,6 +310,16 @@ local function certificates()
     local leaf = ssl.loadcertificate(file("server.pem"))
     S.method("issued by the ca", ca, "issued", leaf)
     S.method("issued by itself", leaf, "issued", leaf)
+    S.method("ca issued itself", ca, "issued", ca)
+    S.method("issued by another leaf", leaf, "issued", ssl.loadcertificate(file("other.pem")))
+    S.method("issued the expired one", ca, "issued", ssl.loadcertificate(file("expired.pem")))
+    S.method("issued with a chain", ca, "issued", leaf, leaf)
+    S.fn("issued not a certificate", ca, "issued", "leaf")
+    S.method("setencode utf8", leaf, "setencode", "utf8")
+    S.show("utf8 subject", leaf:subject())
+    S.method("setencode ai5", leaf, "setencode", "ai5")
+    S.method("setencode other", leaf, "setencode", "latin1")
+    S.fn("setencode nothing", leaf, "setencode")
     S.show("expired notafter", ssl.loadcertificate(file("expired.pem")):notafter())
 end
 
@@ -246,6 +328,8 @@ contexts()
 client()
 verification()
 server_mode()
+server_names()
+keying_material()
 https_requests()
 certificates()
 S.done()

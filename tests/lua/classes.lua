@@ -62,19 +62,19 @@ local CLASSES = {
         sendto = "udp{unconnected}", setfd = "any", setoption = "any", setpeername = "any",
         setsockname = "udp{unconnected}", settimeout = "any" } },
     { name = "SSL:Context", kinds = { "SSL:Context" }, members = {
-        __gc = "self", __close = "self", __tostring = "self" } },
+        __gc = "self", __close = "self", __tostring = "self", setverifyext = "self" } },
     { name = "SSL:Connection", kinds = { "SSL:Connection" }, members = {
         __gc = "self", __close = "self", __tostring = "self", close = "self",
-        dirty = "self", dohandshake = "self", getalpn = "self", getfd = "self",
-        getpeercertificate = "self", getpeerchain = "self", getpeerverification = "self",
-        getsniname = "self", getstats = "self", gettimeout = "self", info = "wrapper",
-        receive = "self", send = "self", setfd = "self", setstats = "self",
-        settimeout = "self", sni = "self", want = "self" } },
+        dirty = "self", dohandshake = "self", exportkeyingmaterial = "self",
+        getalpn = "self", getfd = "self", getpeercertificate = "self",
+        getpeerchain = "self", getpeerverification = "self", getsniname = "self",
+        getstats = "self", info = "wrapper", receive = "self", send = "self",
+        setstats = "self", settimeout = "self", sni = "self", want = "self" } },
     { name = "SSL:Certificate", kinds = { "SSL:Certificate" }, members = {
         __gc = "self", __close = "self", __tostring = "self", digest = "self",
-        extensions = "self", getsignaturename = "self", issuer = "self",
+        extensions = "self", getsignaturename = "self", issued = "self", issuer = "self",
         notafter = "self", notbefore = "self", pem = "self", pubkey = "self",
-        serial = "self", subject = "self", validat = "self" } },
+        serial = "self", setencode = "self", subject = "self", validat = "self" } },
 }
 
 local KNOWN = {}

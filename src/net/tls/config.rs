@@ -11,14 +11,15 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedCipherSuite};
 
-use super::verify::{ClientVerifier, ServerVerifier};
+use super::verify::{ClientVerifier, ServerVerifier, VerifyExt};
 
 /// Why a context could not be made. The messages name the offending setting or file.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("invalid mode")]
     Mode,
-    #[error("protocol '{0}' not supported (TLS 1.2 and 1.3 are: any, tlsv1_2, tlsv1_3)")]
+    /// LuaSec's words; `ssl.config.protocols` lists the ones there are (TLS 1.2 and 1.3).
+    #[error("invalid protocol ({0})")]
     Protocol(String),
     #[error("invalid verify option ({0})")]
     Verify(String),
@@ -28,7 +29,7 @@ pub enum ConfigError {
     Cipher(String),
     #[error("no cipher suite left for the enabled protocols")]
     NoCipher,
-    #[error("invalid curve ({0})")]
+    #[error("elliptic curve '{0}' not supported")]
     Curve(String),
     #[error("error loading {what} ({path}): {reason}")]
     Load {
@@ -40,6 +41,8 @@ pub enum ConfigError {
     EncryptedKey(String),
     #[error("a server context needs a certificate and a key")]
     ServerIdentity,
+    #[error("private key does not match public key")]
+    KeyMismatch,
     #[error("verifying clients needs cafile or capath")]
     NoClientRoots,
     #[error("{0}")]
@@ -70,18 +73,25 @@ pub struct Params {
     pub alpn: Vec<String>,
 }
 
-/// A ready context: what `ssl.newcontext` returns.
+/// A ready context: what `ssl.newcontext` returns. Its verifiers share the context's
+/// `setverifyext` flags, which may change after the configuration is made.
 #[derive(Debug, Clone)]
 pub enum Context {
-    Client(Arc<ClientConfig>),
-    Server(Arc<ServerConfig>),
+    Client(Arc<ClientConfig>, Arc<VerifyExt>),
+    Server(Arc<ServerConfig>, Arc<VerifyExt>),
 }
 
 impl Context {
     pub fn mode(&self) -> Mode {
         match self {
-            Context::Client(_) => Mode::Client,
-            Context::Server(_) => Mode::Server,
+            Context::Client(..) => Mode::Client,
+            Context::Server(..) => Mode::Server,
+        }
+    }
+
+    pub fn verify_ext(&self) -> &VerifyExt {
+        match self {
+            Context::Client(_, ext) | Context::Server(_, ext) => ext,
         }
     }
 }
@@ -261,7 +271,9 @@ impl Params {
         match (&self.certificate, &self.key) {
             (Some(cert), Some(key)) => Ok(Some((load_certificates(cert)?, load_key(key)?))),
             (Some(cert), None) => Ok(Some((load_certificates(cert)?, load_key(cert)?))),
-            _ => Ok(None),
+            // LuaSec loads a key given alone too (and so fails on a missing one).
+            (None, Some(key)) => load_key(key).map(|_| None),
+            (None, None) => Ok(None),
         }
     }
 
@@ -299,6 +311,7 @@ impl Params {
         (peer, _): (bool, bool),
         identity: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
     ) -> Result<Context, ConfigError> {
+        let ext = Arc::new(VerifyExt::default());
         let mut roots = self.own_roots()?;
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(
@@ -314,6 +327,7 @@ impl Params {
             .with_custom_certificate_verifier(Arc::new(ServerVerifier {
                 inner,
                 enforce: peer,
+                ext: ext.clone(),
             }));
         let mut config = match identity {
             Some((certs, key)) => builder
@@ -322,7 +336,7 @@ impl Params {
             None => builder.with_no_client_auth(),
         };
         config.alpn_protocols = self.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
-        Ok(Context::Client(Arc::new(config)))
+        Ok(Context::Client(Arc::new(config), ext))
     }
 
     fn server(
@@ -332,6 +346,7 @@ impl Params {
         (peer, insist): (bool, bool),
         identity: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
     ) -> Result<Context, ConfigError> {
+        let ext = Arc::new(VerifyExt::default());
         let (certs, key) = identity.ok_or(ConfigError::ServerIdentity)?;
         let builder = ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(versions)
@@ -341,14 +356,15 @@ impl Params {
             if roots.is_empty() {
                 return Err(ConfigError::NoClientRoots);
             }
-            let verifier = ClientVerifier::new(Arc::new(roots), insist).map_err(rustls_error)?;
+            let verifier =
+                ClientVerifier::new(Arc::new(roots), insist, ext.clone()).map_err(rustls_error)?;
             builder.with_client_cert_verifier(Arc::new(verifier))
         } else {
             builder.with_no_client_auth()
         };
         let mut config = builder.with_single_cert(certs, key).map_err(rustls_error)?;
         config.alpn_protocols = self.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
-        Ok(Context::Server(Arc::new(config)))
+        Ok(Context::Server(Arc::new(config), ext))
     }
 }
 
@@ -357,7 +373,10 @@ fn offers(version: &rustls::SupportedProtocolVersion, suites: &[SupportedCipherS
 }
 
 fn rustls_error(e: rustls::Error) -> ConfigError {
-    ConfigError::Rustls(e.to_string())
+    match e {
+        rustls::Error::InconsistentKeys(_) => ConfigError::KeyMismatch,
+        e => ConfigError::Rustls(e.to_string()),
+    }
 }
 
 fn load_error(what: &'static str, path: &str, e: impl std::fmt::Display) -> ConfigError {
@@ -547,7 +566,7 @@ mod tests {
         assert!(
             params(|p| p.protocol = Some("tlsv1".into()))
                 .unwrap_err()
-                .contains("'tlsv1'")
+                .contains("(tlsv1)")
         );
         assert!(params(|p| p.options = vec!["no_sslv3".into(), "all".into()]).is_ok());
         assert_eq!(
@@ -568,7 +587,7 @@ mod tests {
         );
         assert_eq!(
             params(|p| p.curves = Some("P-999".into())).unwrap_err(),
-            "invalid curve (P-999)"
+            "elliptic curve 'P-999' not supported"
         );
         assert!(
             params(|p| p.cafile = Some("/nonexistent.pem".into()))

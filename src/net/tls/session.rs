@@ -12,11 +12,13 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use rustls::pki_types::ServerName;
 use rustls::{AlertDescription, CertificateError, ClientConnection, ServerConnection};
 
 use super::config::{Context, Mode, suite_name};
+use super::sni::SniResolver;
 use super::verify::{Verdict, take_verdict};
 use crate::net::buffer::{Partial, Pattern, READ_SIZE, RecvBuffer, Source};
 use crate::net::error::{NetError, NetResult, TlsError};
@@ -225,13 +227,13 @@ impl Tls {
     pub fn new(mut tcp: Tcp, context: &Context) -> NetResult<Tls> {
         let peer = tcp.remote_address()?;
         let session = match context {
-            Context::Client(config) => {
+            Context::Client(config, _) => {
                 let name = ServerName::IpAddress(peer.ip().into());
                 ClientConnection::new(config.clone(), name)
                     .map(rustls::Connection::Client)
                     .map_err(|e| NetError::Tls(tls_error(&e)))?
             }
-            Context::Server(config) => ServerConnection::new(config.clone())
+            Context::Server(config, _) => ServerConnection::new(config.clone())
                 .map(rustls::Connection::Server)
                 .map_err(|e| NetError::Tls(tls_error(&e)))?,
         };
@@ -264,7 +266,7 @@ impl Tls {
     /// Sets the name a client asks for and verifies against; only before the handshake
     /// has started. False if it cannot be used (not a DNS name, or too late).
     pub fn set_sni(&mut self, name: &str) -> bool {
-        let Context::Client(config) = &self.context else {
+        let Context::Client(config, _) = &self.context else {
             return false;
         };
         let server_name = match name.parse::<IpAddr>() {
@@ -284,6 +286,57 @@ impl Tls {
             }
             Err(_) => false,
         }
+    }
+
+    /// Server side: the certificate the client's SNI name picks, from `names`' contexts
+    /// (see [`super::sni`]); only before the handshake has started. False if this is not
+    /// a server connection or it is too late.
+    pub fn set_server_names(&mut self, names: Vec<(String, Context)>, strict: bool) -> bool {
+        let Context::Server(config, _) = &self.context else {
+            return false;
+        };
+        if self.started {
+            return false;
+        }
+        let names = names
+            .into_iter()
+            .filter_map(|(name, context)| match context {
+                Context::Server(c, _) => Some((name, c)),
+                // A client context has no certificate to offer: as a name not in the map.
+                Context::Client(..) => None,
+            })
+            .collect();
+        let chosen = SniResolver::config(config, names, strict);
+        match ServerConnection::new(Arc::new(chosen)) {
+            Ok(c) => {
+                self.wire.session = rustls::Connection::Server(c);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// RFC 5705 keying material (`exportkeyingmaterial`), once the handshake is done.
+    pub fn export_keying_material(
+        &self,
+        label: &[u8],
+        len: usize,
+        context: Option<&[u8]>,
+    ) -> NetResult<Vec<u8>> {
+        self.ready()?;
+        if len == 0 {
+            // OpenSSL derives zero bytes; rustls refuses to.
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        out.try_reserve_exact(len)
+            .map_err(|_| NetError::OutOfMemory)?;
+        out.resize(len, 0);
+        self.wire
+            .session
+            .export_keying_material(&mut out, label, context)
+            .map_err(|_| NetError::Tls(TlsError::Export))?;
+        Ok(out)
     }
 
     pub fn deadline(&self) -> Deadline {
@@ -490,9 +543,21 @@ impl Tls {
             .unwrap_or_default()
     }
 
-    /// What verifying the peer's certificate found; `None` if it sent none.
-    pub fn verification(&self) -> Option<Verdict> {
-        self.wire.verdict
+    /// What `getpeerverification` reports, as OpenSSL's verify result does: known only
+    /// once the handshake has finished ("closed" before, or after it failed), and good
+    /// when the peer sent no certificate to verify.
+    pub fn verification(&self) -> NetResult<()> {
+        self.ready()?;
+        match self.wire.verdict {
+            Some(Err(e)) => Err(NetError::Tls(e)),
+            Some(Ok(())) | None => Ok(()),
+        }
+    }
+
+    /// Whether `getpeerverification` reports by chain depth (LuaSec does once a
+    /// `setverifyext` flag is set on the context).
+    pub fn verification_by_depth(&self) -> bool {
+        self.context.verify_ext().any()
     }
 
     /// The name a client asked a server for (server side).

@@ -9,6 +9,7 @@
 
 use std::cell::Cell;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -32,10 +33,72 @@ pub fn take_verdict() -> Option<Verdict> {
     LAST.with(Cell::take)
 }
 
-fn record<T>(result: Result<T, rustls::Error>, enforce: bool, ok: T) -> Result<T, rustls::Error> {
+/// LuaSec's `setverifyext` flags on a context, read at each verification.
+#[derive(Debug, Default)]
+pub struct VerifyExt {
+    /// `lsec_continue`: a failed verification does not end the handshake.
+    keep_going: AtomicBool,
+    /// `lsec_ignore_purpose`: a certificate for another purpose is not a failure that
+    /// ends the handshake (it is still reported).
+    ignore_purpose: AtomicBool,
+}
+
+/// Why `setverifyext` refused a flag.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyExtError {
+    #[error("invalid verify option ({0})")]
+    Unknown(String),
+    /// OpenSSL's CRL checks need CRLs, which contexts here cannot load.
+    #[error("invalid verify option ({0}): CRLs are not supported")]
+    Crl(String),
+}
+
+impl VerifyExt {
+    /// Sets the flags named, clearing the others, as `setverifyext` does; on a bad name
+    /// nothing changes.
+    pub fn set(&self, flags: &[String]) -> Result<(), VerifyExtError> {
+        let (mut keep_going, mut ignore_purpose) = (false, false);
+        for flag in flags {
+            match flag.as_str() {
+                "lsec_continue" => keep_going = true,
+                "lsec_ignore_purpose" => ignore_purpose = true,
+                "crl_check" | "crl_check_chain" => return Err(VerifyExtError::Crl(flag.clone())),
+                _ => return Err(VerifyExtError::Unknown(flag.clone())),
+            }
+        }
+        self.keep_going.store(keep_going, Ordering::Relaxed);
+        self.ignore_purpose.store(ignore_purpose, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Whether any flag is set: LuaSec then reports failures by chain depth.
+    pub fn any(&self) -> bool {
+        self.keep_going.load(Ordering::Relaxed) || self.ignore_purpose.load(Ordering::Relaxed)
+    }
+
+    /// Whether `error` ends the handshake of a verifier that enforces.
+    fn fatal(&self, error: &rustls::Error) -> bool {
+        let wrong_purpose = matches!(
+            error,
+            rustls::Error::InvalidCertificate(
+                rustls::CertificateError::InvalidPurpose
+                    | rustls::CertificateError::InvalidPurposeContext { .. }
+            )
+        );
+        !(self.keep_going.load(Ordering::Relaxed)
+            || wrong_purpose && self.ignore_purpose.load(Ordering::Relaxed))
+    }
+}
+
+fn record<T>(
+    result: Result<T, rustls::Error>,
+    enforce: bool,
+    ext: &VerifyExt,
+    ok: T,
+) -> Result<T, rustls::Error> {
     LAST.with(|l| l.set(Some(result.as_ref().map(|_| ()).map_err(tls_error))));
     match result {
-        Err(e) if enforce => Err(e),
+        Err(e) if enforce && ext.fatal(&e) => Err(e),
         _ => Ok(ok),
     }
 }
@@ -46,6 +109,7 @@ pub struct ServerVerifier {
     pub inner: Arc<WebPkiServerVerifier>,
     /// Whether a failure aborts the handshake (`verify = "peer"`).
     pub enforce: bool,
+    pub ext: Arc<VerifyExt>,
 }
 
 impl ServerCertVerifier for ServerVerifier {
@@ -64,7 +128,12 @@ impl ServerCertVerifier for ServerVerifier {
             ocsp_response,
             now,
         );
-        record(result, self.enforce, ServerCertVerified::assertion())
+        record(
+            result,
+            self.enforce,
+            &self.ext,
+            ServerCertVerified::assertion(),
+        )
     }
 
     fn verify_tls12_signature(
@@ -94,10 +163,15 @@ impl ServerCertVerifier for ServerVerifier {
 #[derive(Debug)]
 pub struct ClientVerifier {
     pub inner: Arc<dyn ClientCertVerifier>,
+    pub ext: Arc<VerifyExt>,
 }
 
 impl ClientVerifier {
-    pub fn new(roots: Arc<rustls::RootCertStore>, mandatory: bool) -> Result<Self, rustls::Error> {
+    pub fn new(
+        roots: Arc<rustls::RootCertStore>,
+        mandatory: bool,
+        ext: Arc<VerifyExt>,
+    ) -> Result<Self, rustls::Error> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = WebPkiClientVerifier::builder_with_provider(roots, provider);
         let builder = if mandatory {
@@ -108,7 +182,7 @@ impl ClientVerifier {
         let inner = builder
             .build()
             .map_err(|e| rustls::Error::General(e.to_string()))?;
-        Ok(ClientVerifier { inner })
+        Ok(ClientVerifier { inner, ext })
     }
 }
 
@@ -130,7 +204,7 @@ impl ClientCertVerifier for ClientVerifier {
         let result = self
             .inner
             .verify_client_cert(end_entity, intermediates, now);
-        record(result, true, ClientCertVerified::assertion())
+        record(result, true, &self.ext, ClientCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -153,5 +227,57 @@ impl ClientCertVerifier for ClientVerifier {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.inner.supported_verify_schemes()
+    }
+}
+
+/// Whether `issuer` issued `subject`, through `intermediates` if need be, now: LuaSec's
+/// `issued`, which runs OpenSSL's chain verification with `issuer` as the only root and
+/// no purpose asked for. A certificate issued itself if it is that root, self-signed.
+pub fn issued(
+    issuer: &CertificateDer<'_>,
+    subject: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+    self_issued: bool,
+    now: UnixTime,
+) -> Verdict {
+    if issuer.as_ref() == subject.as_ref() && self_issued {
+        // webpki will not take a CA as the end of a chain; OpenSSL finds it trusted.
+        return Ok(());
+    }
+    let anchor = webpki::anchor_from_trusted_cert(issuer).map_err(|_| TlsError::BadCertificate)?;
+    let end = webpki::EndEntityCert::try_from(subject).map_err(|_| TlsError::BadCertificate)?;
+    end.verify_for_usage(
+        webpki::ALL_VERIFICATION_ALGS,
+        &[anchor],
+        intermediates,
+        now,
+        AnyPurpose,
+        None,
+        None,
+    )
+    .map(|_| ())
+    .map_err(|e| webpki_error(&e))
+}
+
+/// OpenSSL checks no purpose unless asked to.
+struct AnyPurpose;
+
+impl webpki::ExtendedKeyUsageValidator for AnyPurpose {
+    fn validate(&self, _: webpki::KeyPurposeIdIter<'_, '_>) -> Result<(), webpki::Error> {
+        Ok(())
+    }
+}
+
+fn webpki_error(e: &webpki::Error) -> TlsError {
+    use webpki::Error as E;
+    match e {
+        E::UnknownIssuer => TlsError::UnknownIssuer,
+        E::CertExpired { .. } => TlsError::Expired,
+        E::CertNotValidYet { .. } => TlsError::NotYetValid,
+        E::InvalidSignatureForPublicKey
+        | E::UnsupportedSignatureAlgorithmContext(_)
+        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => TlsError::BadSignature,
+        E::RequiredEkuNotFoundContext(_) => TlsError::NotAuthorized,
+        _ => TlsError::BadCertificate,
     }
 }

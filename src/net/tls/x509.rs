@@ -70,7 +70,10 @@ pub struct NameEntry {
     pub oid: String,
     /// OpenSSL's long name (`commonName`), or the dotted form for unknown attributes.
     pub name: String,
+    /// The value as UTF-8 (what LuaSec's `setencode("utf8")` gives).
     pub value: String,
+    /// The value's bytes as the certificate holds them (LuaSec's default, "ai5").
+    pub raw: Vec<u8>,
 }
 
 /// What subjectAltName lists, by kind, in order.
@@ -105,6 +108,8 @@ pub struct Certificate {
     pub not_after: i64,
     pub alt_names: Option<AltNames>,
     pub public_key: PublicKey,
+    /// How names are given to scripts: UTF-8, or (LuaSec's default) as stored.
+    pub utf8_names: bool,
 }
 
 impl Certificate {
@@ -140,7 +145,28 @@ impl Certificate {
             not_after,
             alt_names,
             public_key,
+            utf8_names: false,
         })
+    }
+
+    /// Its names with the values as scripts get them (see `utf8_names`).
+    pub fn names(&self, which: &[NameEntry]) -> Vec<(String, String, Vec<u8>)> {
+        which
+            .iter()
+            .map(|e| {
+                let value = if self.utf8_names {
+                    e.value.as_bytes()
+                } else {
+                    &e.raw
+                };
+                (e.oid.clone(), e.name.clone(), value.to_vec())
+            })
+            .collect()
+    }
+
+    /// Whether the certificate names itself as its issuer.
+    pub fn self_issued(&self) -> bool {
+        self.issuer == self.subject
     }
 
     /// The serial number in hex, as OpenSSL prints it (upper case, no leading zero bytes).
@@ -241,6 +267,7 @@ fn name(content: &[u8]) -> Option<Vec<NameEntry>> {
             entries.push(NameEntry {
                 name: oid_name(&oid),
                 oid,
+                raw: value.1.to_vec(),
                 value: string_value(value),
             });
         }
