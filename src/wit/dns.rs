@@ -1,6 +1,6 @@
 //! `luasocket:socket/dns` over [`net::dns`].
 
-use super::{Component, code};
+use super::Component;
 use crate::exports::luasocket::socket::dns::{AddressInfo, ErrorCode, Family, Guest, HostEntry};
 use crate::net::dns;
 
@@ -14,15 +14,15 @@ fn entry(e: dns::HostEntry) -> HostEntry {
 
 impl Guest for Component {
     fn to_ip(host: String) -> Result<HostEntry, ErrorCode> {
-        dns::to_ip(&host).map(entry).map_err(code)
+        dns::to_ip(&host).map(entry).map_err(ErrorCode::from)
     }
 
     fn to_hostname(host: String) -> Result<HostEntry, ErrorCode> {
-        dns::to_hostname(&host).map(entry).map_err(code)
+        dns::to_hostname(&host).map(entry).map_err(ErrorCode::from)
     }
 
     fn get_addr_info(host: String) -> Result<Vec<AddressInfo>, ErrorCode> {
-        let ips = dns::get_addr_info(&host).map_err(code)?;
+        let ips = dns::get_addr_info(&host).map_err(ErrorCode::from)?;
         Ok(ips
             .into_iter()
             .map(|ip| AddressInfo {
@@ -43,7 +43,7 @@ impl Guest for Component {
         if host.is_none() && service.is_none() {
             return Err(ErrorCode::InvalidArgument);
         }
-        dns::get_name_info(host.as_deref(), service.as_deref()).map_err(code)
+        dns::get_name_info(host.as_deref(), service.as_deref()).map_err(ErrorCode::from)
     }
 
     fn get_hostname() -> String {

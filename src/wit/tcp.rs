@@ -2,18 +2,17 @@
 
 use std::cell::RefCell;
 
-use super::{
-    Component, address, checked_value, code, family, net_family, option, timeout, timeouts,
-    wit_option_value,
-};
+use super::{Component, checked_value, option};
 use crate::exports::luasocket::socket::tcp::{
     Address, Class, ErrorCode, Family, Guest, GuestTcpSocket, OptionValue, Pattern, ReceiveError,
     SendError, ShutdownHow, Stats, TcpSocket, Timeouts,
 };
+use crate::net::addr::Family as NetFamily;
 use crate::net::buffer::{Partial, Pattern as NetPattern};
 use crate::net::options::Proto;
 use crate::net::poll::now_ns;
 use crate::net::tcp::{Class as NetClass, Shutdown, Tcp};
+use crate::net::timeout::Timeout;
 
 /// The resource: the core object, borrowed per call.
 pub struct TcpResource(pub RefCell<Tcp>);
@@ -22,7 +21,7 @@ impl Guest for Component {
     type TcpSocket = TcpResource;
 
     fn create(family: Option<Family>) -> Result<TcpSocket, ErrorCode> {
-        let tcp = Tcp::new(family.map(net_family)).map_err(code)?;
+        let tcp = Tcp::new(family.map(NetFamily::from)).map_err(ErrorCode::from)?;
         Ok(TcpSocket::new(TcpResource(RefCell::new(tcp))))
     }
 }
@@ -37,27 +36,30 @@ impl GuestTcpSocket for TcpResource {
     }
 
     fn family(&self) -> Option<Family> {
-        self.0.borrow().family().map(family)
+        self.0.borrow().family().map(Family::from)
     }
 
     fn bind(&self, host: String, port: u16) -> Result<(), ErrorCode> {
-        self.0.borrow_mut().bind(&host, port).map_err(code)
+        self.0
+            .borrow_mut()
+            .bind(&host, port)
+            .map_err(ErrorCode::from)
     }
 
     fn listen(&self, backlog: u32) -> Result<(), ErrorCode> {
-        self.0.borrow_mut().listen(backlog).map_err(code)
+        self.0.borrow_mut().listen(backlog).map_err(ErrorCode::from)
     }
 
     fn connect(&self, host: String, port: u16) -> Result<(), ErrorCode> {
         let mut tcp = self.0.borrow_mut();
         let deadline = tcp.deadline();
-        tcp.connect(&host, port, &deadline).map_err(code)
+        tcp.connect(&host, port, &deadline).map_err(ErrorCode::from)
     }
 
     fn accept(&self) -> Result<TcpSocket, ErrorCode> {
         let mut tcp = self.0.borrow_mut();
         let deadline = tcp.deadline();
-        let client = tcp.accept(&deadline).map_err(code)?;
+        let client = tcp.accept(&deadline).map_err(ErrorCode::from)?;
         Ok(TcpSocket::new(TcpResource(RefCell::new(client))))
     }
 
@@ -67,7 +69,7 @@ impl GuestTcpSocket for TcpResource {
         tcp.send(&data, &deadline)
             .map(|n| n as u64)
             .map_err(|(e, sent)| SendError {
-                code: code(e),
+                code: ErrorCode::from(e),
                 sent: sent as u64,
             })
     }
@@ -101,17 +103,17 @@ impl GuestTcpSocket for TcpResource {
         let deadline = tcp.deadline();
         tcp.receive(pattern, prefix, cap, &deadline)
             .map_err(|Partial { error, data }| ReceiveError {
-                code: code(error),
+                code: ErrorCode::from(error),
                 partial: data,
             })
     }
 
     fn set_timeouts(&self, t: Timeouts) {
-        self.0.borrow_mut().timeout = timeout(t);
+        self.0.borrow_mut().timeout = Timeout::from(t);
     }
 
     fn get_timeouts(&self) -> Timeouts {
-        timeouts(&self.0.borrow().timeout)
+        Timeouts::from(&self.0.borrow().timeout)
     }
 
     fn shutdown(&self, how: ShutdownHow) -> Result<(), ErrorCode> {
@@ -120,29 +122,32 @@ impl GuestTcpSocket for TcpResource {
             ShutdownHow::Send => Shutdown::Send,
             ShutdownHow::Both => Shutdown::Both,
         };
-        self.0.borrow_mut().shutdown(how).map_err(code)
+        self.0.borrow_mut().shutdown(how).map_err(ErrorCode::from)
     }
 
     fn local_address(&self) -> Result<Address, ErrorCode> {
         self.0
             .borrow_mut()
             .local_address()
-            .map(address)
-            .map_err(code)
+            .map(Address::from)
+            .map_err(ErrorCode::from)
     }
 
     fn remote_address(&self) -> Result<Address, ErrorCode> {
         self.0
             .borrow_mut()
             .remote_address()
-            .map(address)
-            .map_err(code)
+            .map(Address::from)
+            .map_err(ErrorCode::from)
     }
 
     fn set_option(&self, name: String, value: OptionValue) -> Result<(), ErrorCode> {
         let opt = option(&name, Proto::Tcp)?;
         let value = checked_value(opt, value)?;
-        self.0.borrow_mut().set_option(opt, value).map_err(code)
+        self.0
+            .borrow_mut()
+            .set_option(opt, value)
+            .map_err(ErrorCode::from)
     }
 
     fn get_option(&self, name: String) -> Result<OptionValue, ErrorCode> {
@@ -150,12 +155,12 @@ impl GuestTcpSocket for TcpResource {
         self.0
             .borrow()
             .get_option(opt)
-            .map(wit_option_value)
-            .map_err(code)
+            .map(OptionValue::from)
+            .map_err(ErrorCode::from)
     }
 
     fn last_error(&self) -> Option<ErrorCode> {
-        self.0.borrow_mut().take_error().map(code)
+        self.0.borrow_mut().take_error().map(ErrorCode::from)
     }
 
     fn dirty(&self) -> bool {

@@ -3,16 +3,15 @@
 use std::cell::RefCell;
 use std::net::SocketAddr;
 
-use super::{
-    Component, address, checked_value, code, family, net_family, option, timeout, timeouts,
-    wit_option_value,
-};
+use super::{Component, checked_value, option};
 use crate::exports::luasocket::socket::udp::{
     Address, Class, Datagram, ErrorCode, Family, Guest, GuestUdpSocket, OptionValue, Timeouts,
     UdpSocket,
 };
+use crate::net::addr::Family as NetFamily;
 use crate::net::addr::numeric_ip;
 use crate::net::options::Proto;
+use crate::net::timeout::Timeout;
 use crate::net::udp::{Class as NetClass, DATAGRAM_SIZE, MAX_DATAGRAM, Udp};
 
 pub struct UdpResource(pub RefCell<Udp>);
@@ -21,7 +20,7 @@ impl Guest for Component {
     type UdpSocket = UdpResource;
 
     fn create(family: Option<Family>) -> Result<UdpSocket, ErrorCode> {
-        let udp = Udp::new(family.map(net_family)).map_err(code)?;
+        let udp = Udp::new(family.map(NetFamily::from)).map_err(ErrorCode::from)?;
         Ok(UdpSocket::new(UdpResource(RefCell::new(udp))))
     }
 }
@@ -35,15 +34,21 @@ impl GuestUdpSocket for UdpResource {
     }
 
     fn family(&self) -> Option<Family> {
-        self.0.borrow().family().map(family)
+        self.0.borrow().family().map(Family::from)
     }
 
     fn set_sockname(&self, host: String, port: u16) -> Result<(), ErrorCode> {
-        self.0.borrow_mut().bind(&host, port).map_err(code)
+        self.0
+            .borrow_mut()
+            .bind(&host, port)
+            .map_err(ErrorCode::from)
     }
 
     fn set_peername(&self, host: String, port: u16) -> Result<(), ErrorCode> {
-        self.0.borrow_mut().connect(&host, port).map_err(code)
+        self.0
+            .borrow_mut()
+            .connect(&host, port)
+            .map_err(ErrorCode::from)
     }
 
     fn send_to(&self, data: Vec<u8>, ip: String, port: u16) -> Result<u64, ErrorCode> {
@@ -51,50 +56,63 @@ impl GuestUdpSocket for UdpResource {
         if udp.class() == NetClass::Connected {
             return Err(ErrorCode::AlreadyConnected);
         }
-        let ip = numeric_ip(&ip, udp.family()).map_err(code)?;
+        let ip = numeric_ip(&ip, udp.family()).map_err(ErrorCode::from)?;
         let deadline = udp.deadline();
         udp.send_to(&data, SocketAddr::new(ip, port), &deadline)
             .map(|n| n as u64)
-            .map_err(code)
+            .map_err(ErrorCode::from)
     }
 
     fn send(&self, data: Vec<u8>) -> Result<u64, ErrorCode> {
         let mut udp = self.0.borrow_mut();
         let deadline = udp.deadline();
-        udp.send(&data, &deadline).map(|n| n as u64).map_err(code)
+        udp.send(&data, &deadline)
+            .map(|n| n as u64)
+            .map_err(ErrorCode::from)
     }
 
     fn receive(&self, size: Option<u32>) -> Result<Datagram, ErrorCode> {
         let size = size.map_or(DATAGRAM_SIZE, |s| (s as usize).min(MAX_DATAGRAM));
         let mut udp = self.0.borrow_mut();
         let deadline = udp.deadline();
-        let d = udp.receive(size, &deadline).map_err(code)?;
+        let d = udp.receive(size, &deadline).map_err(ErrorCode::from)?;
         Ok(Datagram {
             data: d.data,
-            from: address(d.from),
+            from: Address::from(d.from),
         })
     }
 
     fn set_timeouts(&self, t: Timeouts) {
-        self.0.borrow_mut().timeout = timeout(t);
+        self.0.borrow_mut().timeout = Timeout::from(t);
     }
 
     fn get_timeouts(&self) -> Timeouts {
-        timeouts(&self.0.borrow().timeout)
+        Timeouts::from(&self.0.borrow().timeout)
     }
 
     fn local_address(&self) -> Result<Address, ErrorCode> {
-        self.0.borrow().local_address().map(address).map_err(code)
+        self.0
+            .borrow()
+            .local_address()
+            .map(Address::from)
+            .map_err(ErrorCode::from)
     }
 
     fn remote_address(&self) -> Result<Address, ErrorCode> {
-        self.0.borrow().remote_address().map(address).map_err(code)
+        self.0
+            .borrow()
+            .remote_address()
+            .map(Address::from)
+            .map_err(ErrorCode::from)
     }
 
     fn set_option(&self, name: String, value: OptionValue) -> Result<(), ErrorCode> {
         let opt = option(&name, Proto::Udp)?;
         let value = checked_value(opt, value)?;
-        self.0.borrow_mut().set_option(opt, value).map_err(code)
+        self.0
+            .borrow_mut()
+            .set_option(opt, value)
+            .map_err(ErrorCode::from)
     }
 
     fn get_option(&self, name: String) -> Result<OptionValue, ErrorCode> {
@@ -102,8 +120,8 @@ impl GuestUdpSocket for UdpResource {
         self.0
             .borrow()
             .get_option(opt)
-            .map(wit_option_value)
-            .map_err(code)
+            .map(OptionValue::from)
+            .map_err(ErrorCode::from)
     }
 
     fn fd(&self) -> i64 {
