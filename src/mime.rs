@@ -126,6 +126,11 @@ fn b64_value(ch: u8) -> Option<u32> {
 /// included) in C..D, skipping everything else (line breaks, spaces, garbage); the
 /// characters of an incomplete last group are the leftover. With `d == None` the
 /// leftover is dropped, as LuaSocket does, and an empty output is nil.
+/// All of `data` in base64 at once (PEM armour, say).
+pub fn base64(data: &[u8]) -> MimeResult<Vec<u8>> {
+    b64(Some(data), None).map(|coded| coded.out.unwrap_or_default())
+}
+
 pub fn unb64(c: Chunk, d: Chunk) -> MimeResult<Coded> {
     let Some(c) = c else {
         return Ok(Coded::default());

@@ -9,7 +9,6 @@ use super::api::{
 };
 use super::select::remember_fd;
 use super::{results, stream};
-use crate::mime;
 use crate::net::error::{NetError, TlsError};
 use crate::net::id;
 use crate::net::tcp::{Class, Tcp};
@@ -745,8 +744,7 @@ fn cert_signature(args: &Args) -> LuaResult<c_int> {
 fn cert_validat(args: &Args) -> LuaResult<c_int> {
     let cert = cert(args)?;
     let t = args.number(2)?;
-    let c = cert.live()?;
-    let valid = c.not_before as f64 <= t && t <= c.not_after as f64;
+    let valid = cert.live()?.valid_at(t);
     args.push_bool(valid);
     Ok(1)
 }
@@ -754,25 +752,22 @@ fn cert_validat(args: &Args) -> LuaResult<c_int> {
 /// `digest([alg])`: hex of the DER's hash; "sha1" (the default), "sha256", "sha384",
 /// "sha512".
 fn cert_digest(args: &Args) -> LuaResult<c_int> {
-    use ring::digest;
     let cert = cert(args)?;
-    let algorithm = match args.opt_bytes(2)?.unwrap_or(b"sha1") {
-        b"sha1" => &digest::SHA1_FOR_LEGACY_USE_ONLY,
-        b"sha256" => &digest::SHA256,
-        b"sha384" => &digest::SHA384,
-        b"sha512" => &digest::SHA512,
-        other => {
-            let name = String::from_utf8_lossy(other);
-            return Ok(args.fail(&format!("digest algorithm not supported ({name})")));
+    let algorithm = args.opt_bytes(2)?.unwrap_or(b"sha1");
+    match cert.live()?.digest(algorithm) {
+        Some(hex) => {
+            args.push_str(&hex);
+            Ok(1)
         }
-    };
-    let hex = x509::hex(digest::digest(algorithm, &cert.live()?.der).as_ref());
-    args.push_str(&hex);
-    Ok(1)
+        None => {
+            let name = String::from_utf8_lossy(algorithm);
+            Ok(args.fail(&format!("digest algorithm not supported ({name})")))
+        }
+    }
 }
 
 fn cert_pem(args: &Args) -> LuaResult<c_int> {
-    let text = pem("CERTIFICATE", &cert(args)?.live()?.der);
+    let text = cert(args)?.live()?.pem();
     args.push_str(&text);
     Ok(1)
 }
@@ -780,7 +775,7 @@ fn cert_pem(args: &Args) -> LuaResult<c_int> {
 /// `pubkey()` → PEM of the public key, its type, its size in bits.
 fn cert_pubkey(args: &Args) -> LuaResult<c_int> {
     let key = cert(args)?.live()?.public_key.clone();
-    args.push_str(&pem("PUBLIC KEY", &key.der));
+    args.push_str(&x509::pem("PUBLIC KEY", &key.der));
     args.push_str(&key.kind);
     args.push_integer(i64::from(key.bits));
     Ok(3)
@@ -816,19 +811,4 @@ fn cert_extensions(args: &Args) -> LuaResult<c_int> {
     }
     args.set_field(-2, c"2.5.29.17");
     Ok(1)
-}
-
-/// PEM armour around `der`, lines of 64 characters.
-fn pem(label: &str, der: &[u8]) -> String {
-    let encoded = mime::b64(Some(der), None)
-        .ok()
-        .and_then(|c| c.out)
-        .unwrap_or_default();
-    let mut text = format!("-----BEGIN {label}-----\n");
-    for line in encoded.chunks(64) {
-        text.push_str(&String::from_utf8_lossy(line));
-        text.push('\n');
-    }
-    text.push_str(&format!("-----END {label}-----\n"));
-    text
 }

@@ -164,6 +164,30 @@ impl Certificate {
             .collect()
     }
 
+    /// The certificate in PEM.
+    pub fn pem(&self) -> String {
+        pem("CERTIFICATE", &self.der)
+    }
+
+    /// Hex of the DER's hash by OpenSSL's name for it (`sha1`, `sha256`, `sha384`,
+    /// `sha512`); `None` for an algorithm there is not.
+    pub fn digest(&self, algorithm: &[u8]) -> Option<String> {
+        use ring::digest;
+        let algorithm = match algorithm {
+            b"sha1" => &digest::SHA1_FOR_LEGACY_USE_ONLY,
+            b"sha256" => &digest::SHA256,
+            b"sha384" => &digest::SHA384,
+            b"sha512" => &digest::SHA512,
+            _ => return None,
+        };
+        Some(hex(digest::digest(algorithm, &self.der).as_ref()))
+    }
+
+    /// Whether `unix` (seconds) is within the validity period, bounds included.
+    pub fn valid_at(&self, unix: f64) -> bool {
+        self.not_before as f64 <= unix && unix <= self.not_after as f64
+    }
+
     /// Whether the certificate names itself as its issuer.
     pub fn self_issued(&self) -> bool {
         self.issuer == self.subject
@@ -186,6 +210,18 @@ impl Certificate {
 }
 
 /// Lower-case hex of `bytes`.
+/// PEM armour around `der`: base64 in lines of 64 characters.
+pub fn pem(label: &str, der: &[u8]) -> String {
+    let encoded = crate::mime::base64(der).unwrap_or_default();
+    let mut text = format!("-----BEGIN {label}-----\n");
+    for line in encoded.chunks(64) {
+        text.push_str(&String::from_utf8_lossy(line));
+        text.push('\n');
+    }
+    text.push_str(&format!("-----END {label}-----\n"));
+    text
+}
+
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
