@@ -43,19 +43,11 @@ fn maxsize(args: &Args, pattern: Pattern, prefix_len: usize) -> LuaResult<Option
     let Some(max) = args.opt_number(4)? else {
         return Ok(None);
     };
-    let invalid = |why: &'static str| Err(Raise::Arg(4, why.into()));
-    if max.is_nan() || max < 1.0 {
-        return invalid("maxsize must be at least 1");
-    }
+    // As a size_t cast, saturating: NaN and anything below 1 are 0, which is too small.
     let max = max as usize;
-    if prefix_len >= max {
-        return invalid("prefix longer than maxsize");
-    }
-    if let Pattern::Bytes(n) = pattern
-        && n > max
-    {
-        return invalid("pattern asks for more than maxsize");
-    }
+    pattern
+        .check_cap(prefix_len, max)
+        .map_err(|why| Raise::Arg(4, why.as_str().into()))?;
     Ok(Some(max))
 }
 
@@ -149,7 +141,7 @@ fn string_range(len: usize, i: f64, j: f64) -> (usize, usize) {
 pub fn push_stats(args: &Args, stats: Stats) -> c_int {
     args.push_number(stats.received);
     args.push_number(stats.sent);
-    args.push_number(now_ns().saturating_sub(stats.birth_ns) as f64 / 1e9);
+    args.push_number(stats.age_secs());
     3
 }
 
@@ -158,7 +150,7 @@ pub fn stats_args(args: &Args, mut stats: Stats) -> LuaResult<Stats> {
     stats.received = args.opt_number(2)?.unwrap_or(stats.received);
     stats.sent = args.opt_number(3)?.unwrap_or(stats.sent);
     if let Some(age) = args.opt_number(4)? {
-        stats.birth_ns = now_ns().saturating_sub((age.max(0.0) * 1e9) as u64);
+        stats.set_age(age);
     }
     Ok(stats)
 }

@@ -39,6 +39,41 @@ pub enum Pattern {
     Bytes(usize),
 }
 
+/// Why a receive's `maxsize` cannot be met, found before any I/O.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CapError {
+    TooSmall,
+    PrefixTooLong,
+    PatternTooBig,
+}
+
+impl CapError {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CapError::TooSmall => "maxsize must be at least 1",
+            CapError::PrefixTooLong => "prefix longer than maxsize",
+            CapError::PatternTooBig => "pattern asks for more than maxsize",
+        }
+    }
+}
+
+impl Pattern {
+    /// Whether a receive of this pattern after `prefix_len` bytes can stay within `cap`:
+    /// the checks both faces make before reading.
+    pub fn check_cap(self, prefix_len: usize, cap: usize) -> Result<(), CapError> {
+        if cap < 1 {
+            return Err(CapError::TooSmall);
+        }
+        if prefix_len >= cap {
+            return Err(CapError::PrefixTooLong);
+        }
+        match self {
+            Pattern::Bytes(n) if n > cap => Err(CapError::PatternTooBig),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// A failed receive: the error and everything accumulated before it (prefix included),
 /// which has been removed from the buffer.
 #[derive(Debug, PartialEq, Eq)]
@@ -291,6 +326,18 @@ impl RecvBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn caps_are_checked_against_prefix_and_pattern() {
+        assert_eq!(Pattern::Line.check_cap(0, 0), Err(CapError::TooSmall));
+        assert_eq!(Pattern::All.check_cap(3, 3), Err(CapError::PrefixTooLong));
+        assert_eq!(
+            Pattern::Bytes(5).check_cap(0, 4),
+            Err(CapError::PatternTooBig)
+        );
+        assert_eq!(Pattern::Bytes(4).check_cap(3, 4), Ok(()));
+        assert_eq!(Pattern::Line.check_cap(2, 3), Ok(()));
+    }
     use std::collections::VecDeque;
 
     /// A peer that delivers scripted chunks, then times out or closes.

@@ -193,6 +193,18 @@ pub struct Stats {
     pub birth_ns: u64,
 }
 
+impl Stats {
+    /// Seconds since the object was made (or since `setstats` said it was).
+    pub fn age_secs(&self) -> f64 {
+        now_ns().saturating_sub(self.birth_ns) as f64 / 1e9
+    }
+
+    /// `setstats`'s age: the object was made `secs` ago (a negative age is now).
+    pub fn set_age(&mut self, secs: f64) {
+        self.birth_ns = now_ns().saturating_sub((secs.max(0.0) * 1e9) as u64);
+    }
+}
+
 pub struct Tcp {
     class: Class,
     state: State,

@@ -240,6 +240,10 @@ impl Udp {
         to: SocketAddr,
         deadline: &Deadline,
     ) -> NetResult<usize> {
+        // Unconnected objects only (the Lua face's class check says so first).
+        if self.peer.is_some() {
+            return Err(NetError::AlreadyConnected);
+        }
         self.ensure_bound(Family::of(&to.ip()))?;
         self.send_datagram(data, Some(to), deadline)
     }

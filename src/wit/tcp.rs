@@ -10,7 +10,6 @@ use crate::exports::luasocket::socket::tcp::{
 use crate::net::addr::Family as NetFamily;
 use crate::net::buffer::{Partial, Pattern as NetPattern};
 use crate::net::options::Proto;
-use crate::net::poll::now_ns;
 use crate::net::tcp::{Class as NetClass, Shutdown, Tcp};
 use crate::net::timeout::Timeout;
 
@@ -93,11 +92,10 @@ impl GuestTcpSocket for TcpResource {
         };
         let cap = maxsize.map(|m| usize::try_from(m).unwrap_or(usize::MAX));
         // The same checks the Lua face raises for, before any I/O.
-        if let Some(cap) = cap {
-            let too_big = matches!(pattern, NetPattern::Bytes(n) if n > cap);
-            if cap < 1 || prefix.len() >= cap || too_big {
-                return invalid(prefix);
-            }
+        if let Some(cap) = cap
+            && pattern.check_cap(prefix.len(), cap).is_err()
+        {
+            return invalid(prefix);
         }
         let mut tcp = self.0.borrow_mut();
         let deadline = tcp.deadline();
@@ -172,7 +170,7 @@ impl GuestTcpSocket for TcpResource {
         Stats {
             received: s.received as u64,
             sent: s.sent as u64,
-            age: now_ns().saturating_sub(s.birth_ns) as f64 / 1e9,
+            age: s.age_secs(),
         }
     }
 

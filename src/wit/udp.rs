@@ -53,9 +53,6 @@ impl GuestUdpSocket for UdpResource {
 
     fn send_to(&self, data: Vec<u8>, ip: String, port: u16) -> Result<u64, ErrorCode> {
         let mut udp = self.0.borrow_mut();
-        if udp.class() == NetClass::Connected {
-            return Err(ErrorCode::AlreadyConnected);
-        }
         let ip = numeric_ip(&ip, udp.family()).map_err(ErrorCode::from)?;
         let deadline = udp.deadline();
         udp.send_to(&data, SocketAddr::new(ip, port), &deadline)
