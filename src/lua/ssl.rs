@@ -402,7 +402,6 @@ fn setstats(args: &Args) -> LuaResult<c_int> {
     Ok(1)
 }
 
-/// `conn:sni(name)` (client): the server name to ask for and verify against.
 /// Client: `sni(name)`, the name to ask for. Server: `sni(names, strict)`, the contexts
 /// whose certificates the client's name picks. Both return nothing, as LuaSec's; a name
 /// that cannot be used leaves the address in force.
@@ -446,13 +445,14 @@ fn exportkeyingmaterial(args: &Args) -> LuaResult<c_int> {
     let len = args.integer(3)?;
     let context = args.opt_bytes(4)?;
     // As LuaSec's size_t cast: a negative length is a size no allocation can have.
-    let len = usize::try_from(len).map_err(|_| Raise::Message("not enough memory".into()))?;
+    let out_of_memory = || Raise::Message(NetError::OutOfMemory.as_str().into());
+    let len = usize::try_from(len).map_err(|_| out_of_memory())?;
     match conn.live()?.export_keying_material(label, len, context) {
         Ok(material) => {
             args.push_bytes(&material);
             Ok(1)
         }
-        Err(NetError::OutOfMemory) => Err(Raise::Message("not enough memory".into())),
+        Err(NetError::OutOfMemory) => Err(out_of_memory()),
         // LuaSec pushes nil and "closed" but returns no value: a script sees nothing.
         Err(NetError::Closed) => Ok(0),
         Err(e) => Ok(args.fail(e.as_str())),
@@ -526,20 +526,16 @@ fn getpeerverification(args: &Args) -> LuaResult<c_int> {
     let mut conn = conn(args)?;
     let by_depth = conn.live()?.verification_by_depth();
     let chain_len = conn.live()?.peer_certificates().len();
-    let problem = match conn.live()?.verification() {
-        Ok(()) => {
-            args.push_bool(true);
-            return Ok(1);
-        }
-        // OpenSSL's X509 error string alone, as LuaSec gives it.
-        Err(NetError::Tls(e)) => e.verify_reason(),
-        Err(e) => e.as_str(),
+    let Err(error) = conn.live()?.verification() else {
+        args.push_bool(true);
+        return Ok(1);
     };
     args.push_bool(false);
-    if by_depth && problem != NetError::Closed.as_str() {
-        push_errors_by_depth(args, problem, chain_len);
-    } else {
-        args.push_str(problem);
+    match error {
+        NetError::Tls(e) if by_depth => push_errors_by_depth(args, e, chain_len),
+        // OpenSSL's X509 error string alone, as LuaSec gives it.
+        NetError::Tls(e) => args.push_str(e.verify_reason()),
+        e => args.push_str(e.as_str()),
     }
     Ok(2)
 }
@@ -548,8 +544,8 @@ fn getpeerverification(args: &Args) -> LuaResult<c_int> {
 /// past failures, reports them. webpki names no depth: a missing issuer is the top of
 /// the chain the peer sent, where OpenSSL also finds that it cannot verify a lone
 /// certificate; any other failure is put at the peer's own certificate.
-fn push_errors_by_depth(args: &Args, problem: &str, chain_len: usize) {
-    let unknown_issuer = problem == TlsError::UnknownIssuer.verify_reason();
+fn push_errors_by_depth(args: &Args, problem: TlsError, chain_len: usize) {
+    let unknown_issuer = problem == TlsError::UnknownIssuer;
     let depth = if unknown_issuer {
         chain_len.max(1) - 1
     } else {
@@ -557,7 +553,7 @@ fn push_errors_by_depth(args: &Args, problem: &str, chain_len: usize) {
     };
     args.new_table(depth as c_int + 1, 0);
     args.new_table(2, 0);
-    args.push_str(problem);
+    args.push_str(problem.verify_reason());
     args.set_index(-2, 1);
     if unknown_issuer && chain_len <= 1 {
         args.push_str("unable to verify the first certificate");
@@ -701,10 +697,9 @@ fn cert_issued(args: &Args) -> LuaResult<c_int> {
         chain.push(rustls::pki_types::CertificateDer::from(der));
     }
     let verdict = verify::issued(
-        &issuer.der.clone().into(),
+        &issuer,
         &subject.into(),
         &chain,
-        issuer.self_issued(),
         rustls::pki_types::UnixTime::now(),
     );
     match verdict {

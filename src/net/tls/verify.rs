@@ -19,6 +19,7 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 
 use super::session::tls_error;
+use super::x509::Certificate;
 use crate::net::error::TlsError;
 
 /// What verifying the peer's certificate found.
@@ -234,17 +235,25 @@ impl ClientCertVerifier for ClientVerifier {
 /// `issued`, which runs OpenSSL's chain verification with `issuer` as the only root and
 /// no purpose asked for. A certificate issued itself if it is that root, self-signed.
 pub fn issued(
-    issuer: &CertificateDer<'_>,
+    issuer: &Certificate,
     subject: &CertificateDer<'_>,
     intermediates: &[CertificateDer<'_>],
-    self_issued: bool,
     now: UnixTime,
 ) -> Verdict {
-    if issuer.as_ref() == subject.as_ref() && self_issued {
-        // webpki will not take a CA as the end of a chain; OpenSSL finds it trusted.
-        return Ok(());
+    if issuer.der == subject.as_ref() && issuer.self_issued() {
+        // webpki will not take a CA as the end of a chain; OpenSSL finds it trusted if it
+        // is within its dates.
+        let now = now.as_secs() as f64;
+        return if now < issuer.not_before as f64 {
+            Err(TlsError::NotYetValid)
+        } else if now > issuer.not_after as f64 {
+            Err(TlsError::Expired)
+        } else {
+            Ok(())
+        };
     }
-    let anchor = webpki::anchor_from_trusted_cert(issuer).map_err(|_| TlsError::BadCertificate)?;
+    let issuer = CertificateDer::from(issuer.der.as_slice());
+    let anchor = webpki::anchor_from_trusted_cert(&issuer).map_err(|_| TlsError::BadCertificate)?;
     let end = webpki::EndEntityCert::try_from(subject).map_err(|_| TlsError::BadCertificate)?;
     end.verify_for_usage(
         webpki::ALL_VERIFICATION_ALGS,
