@@ -6,6 +6,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod api;
+mod descriptors;
 mod dns;
 pub mod graph;
 pub mod harden;

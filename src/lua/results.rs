@@ -90,7 +90,7 @@ pub fn tostring(args: &Args) -> LuaResult<c_int> {
 /// `setfd`'s effect on the descriptor registry, once the object took the number.
 pub fn after_setfd(args: &Args, fd: i64) -> c_int {
     if fd >= 0 {
-        super::select::remember_fd(args, 1, fd);
+        super::descriptors::remember_fd(args, 1, fd);
     }
     0
 }

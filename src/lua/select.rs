@@ -1,18 +1,18 @@
-//! `socket.select` and the descriptor registry behind it.
+//! `socket.select`.
 //!
 //! LuaSocket's select accepts any object with `getfd` and `dirty` methods (wrappers such
 //! as TLS connections, `socket.source` over a socket). Without real descriptors, a number
-//! from `getfd` is looked up in a weak registry table, descriptor → socket, kept up to
-//! date as sockets are created. What select.c does with descriptors is kept: an entry is
+//! from `getfd` is looked up in the descriptor registry (`descriptors.rs`). What select.c does with descriptors is kept: an entry is
 //! its descriptor (listed twice, reported once), the object reported for a descriptor is
 //! the last one listed with it, dirty entries are readable at once, and results come in
 //! descriptor order after the dirty ones.
 
 use std::collections::BTreeMap;
-use std::ffi::{CStr, c_int};
+use std::ffi::c_int;
 use std::time::Duration;
 
 use super::api::{Args, LuaResult, Raise, ffi};
+use super::descriptors::push_by_fd;
 use super::ssl;
 use crate::net::select::{Selectable, select as core_select, select_confirmed};
 use crate::net::tcp::Tcp;
@@ -23,44 +23,6 @@ use crate::net::udp::Udp;
 /// The most entries one `select` table may hold: LuaSocket's `_SETSIZE`. There is no
 /// descriptor set behind it, only a list of pollables; this bounds the work per call.
 pub const SETSIZE: usize = 65536;
-
-const FDS: &CStr = c"luasocket-wasi.fds";
-
-/// Creates the registry table. Called by `luaopen_socket_core`.
-pub fn init(args: &Args) {
-    let state = args.state();
-    // SAFETY: `luaopen_socket_core`'s stack; each value pushed is stored or popped.
-    unsafe {
-        ffi::lua_createtable(state, 0, 0);
-        ffi::lua_createtable(state, 0, 1);
-        ffi::lua_pushstring(state, c"v".as_ptr());
-        ffi::lua_setfield(state, -2, c"__mode".as_ptr());
-        ffi::lua_setmetatable(state, -2);
-        ffi::lua_setfield(state, ffi::LUA_REGISTRYINDEX, FDS.as_ptr());
-    }
-}
-
-/// Records the object at `arg` under descriptor `fd`.
-pub fn remember_fd(args: &Args, arg: c_int, fd: i64) {
-    let arg = args.absolute(arg);
-    // SAFETY: the C function's own stack; raw access to our own table, popped after.
-    unsafe {
-        ffi::lua_getfield(args.state(), ffi::LUA_REGISTRYINDEX, FDS.as_ptr());
-        ffi::lua_pushvalue(args.state(), arg);
-        ffi::lua_rawseti(args.state(), -2, fd);
-        ffi::lua_pop(args.state(), 1);
-    }
-}
-
-/// Pushes the socket registered under `fd`, or nil.
-fn push_by_fd(args: &Args, fd: i64) {
-    // SAFETY: as in `remember_fd`; leaves one value.
-    unsafe {
-        ffi::lua_getfield(args.state(), ffi::LUA_REGISTRYINDEX, FDS.as_ptr());
-        ffi::lua_rawgeti(args.state(), -1, fd);
-        ffi::lua_remove(args.state(), -2);
-    }
-}
 
 /// A `select` entry with a descriptor, anchored on the stack: its value, where the
 /// socket its descriptor names sits (itself, for one of ours; the registry's answer for a

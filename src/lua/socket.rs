@@ -5,7 +5,7 @@ use std::ffi::c_int;
 use std::time::Duration;
 
 use super::api::{Args, Entry, LuaResult, cfunction, ffi, set_functions};
-use super::{dns, select, tcp, udp};
+use super::{descriptors, dns, select, tcp, udp};
 use crate::net::addr::Family;
 use crate::net::poll;
 
@@ -45,7 +45,7 @@ pub fn open(args: &Args) -> LuaResult<c_int> {
     }
     dns::push_table(args);
     args.set_field(-2, c"dns");
-    select::init(args);
+    descriptors::init(args);
     tcp::register(args);
     udp::register(args);
     Ok(1)

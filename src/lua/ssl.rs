@@ -7,7 +7,7 @@ use std::ffi::{CStr, c_int};
 use super::api::{
     Args, Entry, LuaResult, Object, Raise, UserClass, cfunction, collect, ffi, register_class,
 };
-use super::select::remember_fd;
+use super::descriptors::remember_fd;
 use super::{results, stream};
 use crate::net::error::{NetError, TlsError};
 use crate::net::id;

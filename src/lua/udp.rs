@@ -4,9 +4,9 @@
 use std::ffi::{CStr, c_int};
 
 use super::api::{Args, Entry, LuaResult, Object, UserClass, cfunction, collect, register_class};
+use super::descriptors::remember_fd;
 use super::options as opt_args;
 use super::results;
-use super::select::remember_fd;
 use crate::net::NetError;
 use crate::net::addr::{self, Family};
 use crate::net::options::Proto;
