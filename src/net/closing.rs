@@ -8,7 +8,7 @@
 
 use std::cell::RefCell;
 
-use super::tcp::Connection;
+use super::connection::Connection;
 
 /// A closed connection and the bytes it still owes the peer beyond what its stream has
 /// accepted (a TLS layer's last records).

@@ -201,3 +201,42 @@ impl From<StreamError> for NetError {
         NetError::Closed
     }
 }
+
+/// rustls's failure, as a script sees it.
+impl From<&rustls::Error> for TlsError {
+    fn from(e: &rustls::Error) -> TlsError {
+        use rustls::{AlertDescription, CertificateError, Error as E};
+        match e {
+            E::InvalidCertificate(c) => match c {
+                CertificateError::UnknownIssuer => TlsError::UnknownIssuer,
+                CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                    TlsError::Expired
+                }
+                CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                    TlsError::NotYetValid
+                }
+                CertificateError::NotValidForName
+                | CertificateError::NotValidForNameContext { .. } => TlsError::NameMismatch,
+                CertificateError::BadSignature
+                | CertificateError::UnsupportedSignatureAlgorithmContext { .. } => {
+                    TlsError::BadSignature
+                }
+                CertificateError::Revoked => TlsError::Revoked,
+                CertificateError::InvalidPurpose
+                | CertificateError::InvalidPurposeContext { .. } => TlsError::NotAuthorized,
+                _ => TlsError::BadCertificate,
+            },
+            E::NoCertificatesPresented => TlsError::NoPeerCertificate,
+            E::AlertReceived(alert) => match alert {
+                AlertDescription::HandshakeFailure => TlsError::HandshakeFailure,
+                AlertDescription::ProtocolVersion => TlsError::ProtocolVersion,
+                AlertDescription::NoApplicationProtocol => TlsError::NoApplicationProtocol,
+                _ => TlsError::PeerAlert,
+            },
+            E::PeerIncompatible(_) => TlsError::HandshakeFailure,
+            E::NoApplicationProtocol => TlsError::NoApplicationProtocol,
+            E::DecryptError => TlsError::Corrupt,
+            _ => TlsError::Protocol,
+        }
+    }
+}

@@ -9,7 +9,6 @@
 use std::net::{IpAddr, SocketAddr};
 
 use wasip2::io::poll::Pollable;
-use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 use wasip2::sockets::network::{ErrorCode, IpAddressFamily};
 use wasip2::sockets::tcp::{ShutdownType, TcpSocket};
 use wasip2::sockets::tcp_create_socket::create_tcp_socket;
@@ -17,6 +16,7 @@ use wasip2::sockets::tcp_create_socket::create_tcp_socket;
 use super::addr::{self, Family, with_network};
 use super::buffer::{Partial, Pattern, READ_SIZE, RecvBuffer, Source};
 use super::closing;
+use super::connection::Connection;
 use super::error::{NetError, NetResult};
 use super::id;
 use super::options::{self, OptValue, OptionTarget, Refusal, Remembered, SockOpt, secs_to_ns};
@@ -38,104 +38,6 @@ pub enum Shutdown {
     Receive,
     Send,
     Both,
-}
-
-/// A connected socket with its streams. Fields drop in declaration order, which is the
-/// order wasi requires: pollables, then streams, then the socket.
-pub struct Connection {
-    readable: Pollable,
-    writable: Pollable,
-    input: InputStream,
-    output: OutputStream,
-    socket: TcpSocket,
-}
-
-impl Connection {
-    fn new(socket: TcpSocket, input: InputStream, output: OutputStream) -> Connection {
-        Connection {
-            readable: input.subscribe(),
-            writable: output.subscribe(),
-            input,
-            output,
-            socket,
-        }
-    }
-
-    /// Whether the host has finished writing what was sent, so dropping will not block.
-    pub fn is_drained(&self) -> bool {
-        self.writable.ready()
-    }
-
-    /// Writes what the stream accepts of `data` now, without waiting; returns how much.
-    pub fn write_now(&mut self, data: &[u8]) -> usize {
-        match self.output.check_write() {
-            Ok(permit) => {
-                let n = usize::try_from(permit)
-                    .unwrap_or(usize::MAX)
-                    .min(data.len());
-                if n > 0 && self.output.write(&data[..n]).is_ok() {
-                    n
-                } else {
-                    0
-                }
-            }
-            // A broken stream will take nothing more: give the tail up.
-            Err(_) => data.len(),
-        }
-    }
-
-    /// Writes as much of `data` as the deadline allows; returns how much was accepted, and
-    /// on failure how far it got.
-    fn send(&mut self, data: &[u8], deadline: &Deadline) -> Result<usize, (NetError, usize)> {
-        let mut sent = 0;
-        while sent < data.len() {
-            let permit = match self.output.check_write() {
-                Ok(0) => {
-                    wait(&self.writable, deadline).map_err(|e| (e, sent))?;
-                    continue;
-                }
-                Ok(n) => usize::try_from(n).unwrap_or(usize::MAX),
-                Err(e) => return Err((e.into(), sent)),
-            };
-            let chunk = &data[sent..sent + permit.min(data.len() - sent)];
-            self.output.write(chunk).map_err(|e| (e.into(), sent))?;
-            sent += chunk.len();
-        }
-        Ok(sent)
-    }
-}
-
-impl Source for Connection {
-    fn read_some(&mut self, out: &mut Vec<u8>, max: usize, deadline: &Deadline) -> NetResult<()> {
-        // Room first, so that running out of memory loses no byte already read: a
-        // script asking for a huge receive gets "not enough memory", not a trap.
-        if !out.is_empty() {
-            out.try_reserve(max).map_err(|_| NetError::OutOfMemory)?;
-        }
-        // Without a timeout the host may do the waiting: one blocking read replaces an
-        // empty read, a wait and another read (three host calls) when data is not there yet.
-        let unlimited = deadline.is_unlimited();
-        loop {
-            let got = if unlimited {
-                self.input.blocking_read(max as u64)
-            } else {
-                self.input.read(max as u64)
-            };
-            match got {
-                Ok(bytes) if bytes.is_empty() => wait(&self.readable, deadline)?,
-                Ok(bytes) if out.is_empty() => {
-                    *out = bytes;
-                    return Ok(());
-                }
-                Ok(bytes) => {
-                    out.extend_from_slice(&bytes);
-                    return Ok(());
-                }
-                Err(StreamError::Closed) => return Err(NetError::Closed),
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
 }
 
 /// A socket waiting on its own pollable: a connect in progress, or a listener.
@@ -179,7 +81,7 @@ impl State {
         match self {
             State::Idle(s) => s.as_ref(),
             State::Connecting(p) | State::Listening(p) => Some(&p.socket),
-            State::Connected(c) => Some(&c.socket),
+            State::Connected(c) => Some(c.socket()),
             State::Failed(_) | State::Closed => None,
         }
     }
@@ -659,7 +561,7 @@ impl Tcp {
             Shutdown::Send => ShutdownType::Send,
             Shutdown::Both => ShutdownType::Both,
         };
-        Ok(conn.socket.shutdown(how)?)
+        Ok(conn.socket().shutdown(how)?)
     }
 
     pub fn local_address(&mut self) -> NetResult<SocketAddr> {
@@ -679,7 +581,7 @@ impl Tcp {
     pub fn remote_address(&mut self) -> NetResult<SocketAddr> {
         let _ = self.observe_connect();
         match &self.state {
-            State::Connected(c) => Ok(addr::from_wasi(c.socket.remote_address()?)),
+            State::Connected(c) => Ok(addr::from_wasi(c.socket().remote_address()?)),
             _ => Err(self.no_socket_or(NetError::NotConnected)),
         }
     }
@@ -805,8 +707,8 @@ impl Selectable for Tcp {
 
     fn pollable(&self, interest: Interest) -> Option<&Pollable> {
         match (&self.state, interest) {
-            (State::Connected(c), Interest::Read) => Some(&c.readable),
-            (State::Connected(c), Interest::Write) => Some(&c.writable),
+            (State::Connected(c), Interest::Read) => Some(c.readable()),
+            (State::Connected(c), Interest::Write) => Some(c.writable()),
             (State::Listening(p), Interest::Read) | (State::Connecting(p), _) => Some(&p.pollable),
             _ => None,
         }

@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use rustls::pki_types::ServerName;
-use rustls::{AlertDescription, CertificateError, ClientConnection, ServerConnection};
+use rustls::{ClientConnection, ServerConnection};
 
 use super::config::{Context, Mode, suite_name};
 use super::sni::SniResolver;
@@ -73,7 +73,7 @@ impl Wire {
                 Err(e) => {
                     // Let the peer hear the alert rustls queued, if the stream takes it now.
                     let _ = self.flush(&Deadline::immediate());
-                    return Err(NetError::Tls(tls_error(&e)));
+                    return Err(NetError::Tls(TlsError::from(&e)));
                 }
             }
         }
@@ -231,11 +231,11 @@ impl Tls {
                 let name = ServerName::IpAddress(peer.ip().into());
                 ClientConnection::new(config.clone(), name)
                     .map(rustls::Connection::Client)
-                    .map_err(|e| NetError::Tls(tls_error(&e)))?
+                    .map_err(|e| NetError::Tls(TlsError::from(&e)))?
             }
             Context::Server(config, _) => ServerConnection::new(config.clone())
                 .map(rustls::Connection::Server)
-                .map_err(|e| NetError::Tls(tls_error(&e)))?,
+                .map_err(|e| NetError::Tls(TlsError::from(&e)))?,
         };
         let id = tcp.fd();
         Ok(Tls {
@@ -595,44 +595,5 @@ impl Selectable for Tls {
             return None;
         }
         self.wire.tcp.pollable(interest)
-    }
-}
-
-/// rustls's failure, as a script sees it.
-pub fn tls_error(e: &rustls::Error) -> TlsError {
-    use rustls::Error as E;
-    match e {
-        E::InvalidCertificate(c) => {
-            match c {
-                CertificateError::UnknownIssuer => TlsError::UnknownIssuer,
-                CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-                    TlsError::Expired
-                }
-                CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-                    TlsError::NotYetValid
-                }
-                CertificateError::NotValidForName
-                | CertificateError::NotValidForNameContext { .. } => TlsError::NameMismatch,
-                CertificateError::BadSignature
-                | CertificateError::UnsupportedSignatureAlgorithmContext { .. } => {
-                    TlsError::BadSignature
-                }
-                CertificateError::Revoked => TlsError::Revoked,
-                CertificateError::InvalidPurpose
-                | CertificateError::InvalidPurposeContext { .. } => TlsError::NotAuthorized,
-                _ => TlsError::BadCertificate,
-            }
-        }
-        E::NoCertificatesPresented => TlsError::NoPeerCertificate,
-        E::AlertReceived(alert) => match alert {
-            AlertDescription::HandshakeFailure => TlsError::HandshakeFailure,
-            AlertDescription::ProtocolVersion => TlsError::ProtocolVersion,
-            AlertDescription::NoApplicationProtocol => TlsError::NoApplicationProtocol,
-            _ => TlsError::PeerAlert,
-        },
-        E::PeerIncompatible(_) => TlsError::HandshakeFailure,
-        E::NoApplicationProtocol => TlsError::NoApplicationProtocol,
-        E::DecryptError => TlsError::Corrupt,
-        _ => TlsError::Protocol,
     }
 }

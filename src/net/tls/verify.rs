@@ -18,7 +18,6 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 
-use super::session::tls_error;
 use super::x509::Certificate;
 use crate::net::error::TlsError;
 
@@ -97,7 +96,7 @@ fn record<T>(
     ext: &VerifyExt,
     ok: T,
 ) -> Result<T, rustls::Error> {
-    LAST.with(|l| l.set(Some(result.as_ref().map(|_| ()).map_err(tls_error))));
+    LAST.with(|l| l.set(Some(result.as_ref().map(|_| ()).map_err(TlsError::from))));
     match result {
         Err(e) if enforce && ext.fatal(&e) => Err(e),
         _ => Ok(ok),
