@@ -298,7 +298,7 @@ pub mod stdin {
                 let stream = s.get_or_init(get_stdin);
                 let size = size as u64;
                 loop {
-                    let interruptible = crate::net::poll::interrupt_watched();
+                    let interruptible = crate::watch::is_watched();
                     let got = if interruptible {
                         stream.read(size)
                     } else {

@@ -7,6 +7,13 @@
 //! - [`runner`]: Lua states and running chunks; [`interactive`]: the read-eval-print
 //!   loop's input; [`cli`]: the `wasi:cli/run` command.
 //! - `world`: what differs between the worlds the crate builds into.
+//! - [`watch`]: the host's interrupt, watched by the core's waits during an `eval`.
+//!
+//! `unsafe` code is only in the Lua bindings (Lua's C API), the runner and the REPL that
+//! drive it, and `watch`; `net` and `wit` forbid it, and every `unsafe` block says why
+//! it is sound (`SAFETY:`).
+
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod cli;
 pub mod interactive;
@@ -14,6 +21,7 @@ pub mod lua;
 pub mod mime;
 pub mod net;
 pub mod runner;
+pub mod watch;
 mod wit;
 mod world;
 

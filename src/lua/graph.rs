@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::ffi::{CStr, c_int, c_void};
 
 use mlua::ffi::{self, lua_State};
+use mlua::{Lua, MultiValue};
 
 use crate::exports::luasocket::socket::lua::{Node, Value};
 
@@ -41,6 +42,39 @@ pub enum PushError {
     /// Another Lua error (a finalizer that ran during the push raised it).
     #[error("{0}")]
     Lua(String),
+}
+
+/// `values` as graphs, read inside a call of `lua`'s own (`wit::lua` returning a plugin's
+/// results to the host).
+pub fn read_values(lua: &Lua, values: MultiValue) -> Result<Vec<Value>, ReadError> {
+    let mut graphs = Ok(Vec::new());
+    // SAFETY: the values are the protected function's arguments, 1..=top; reading them
+    // neither raises nor leaves anything, so nothing is returned.
+    let done = unsafe {
+        lua.exec_raw::<()>(values, |state| {
+            graphs = read(state, 1, ffi::lua_gettop(state));
+            ffi::lua_settop(state, 0);
+        })
+    };
+    done.map_err(|e| ReadError {
+        position: 0,
+        reason: e.to_string(),
+    })?;
+    graphs
+}
+
+/// Rebuilds Lua values from graphs in `lua` (the host's arguments to a plugin call); a
+/// malformed graph is an error, not a trap.
+pub fn push_values(lua: &Lua, values: &[Value]) -> Result<MultiValue, PushError> {
+    let mut pushed = Ok(0);
+    // SAFETY: the function pushes the values and returns them, or pushes nothing.
+    let values = unsafe {
+        lua.exec_raw::<MultiValue>((), |state| {
+            pushed = push(state, values);
+        })
+    };
+    pushed?;
+    values.map_err(|e| PushError::Lua(e.to_string()))
 }
 
 /// Reads the values at stack indices `first..=last` (absolute) as graphs.

@@ -2,14 +2,12 @@
 //! with the monotonic clock as the timer. Zero-length waits never touch the timer, so
 //! "try once" costs a single `ready()` check.
 //!
-//! While interactive input runs ([`interruptible`]), every wait here also watches the
+//! While interactive input runs ([`watch::interruptible`]), every wait here also watches the
 //! host's interrupt (Ctrl-C), and ends at once when it comes: a wait reports `Timeout`,
 //! a sleep is cut short, and the caller's `noticed` is called, so that the call returns
 //! to Lua and the input stops at its next instruction (`crate::interactive`). Without that, an input blocked in `socket.sleep(60)`
 //! or a `receive` could only be stopped by the host taking the whole instance away.
 
-use std::cell::Cell;
-use std::mem::ManuallyDrop;
 use std::time::Duration;
 
 use wasip2::clocks::{monotonic_clock, wall_clock};
@@ -17,64 +15,20 @@ use wasip2::io::poll::{Pollable, poll};
 
 use super::error::{NetError, NetResult};
 use super::timeout::Deadline;
+use crate::watch;
 
 /// Nanoseconds on the monotonic clock.
 pub fn now_ns() -> u64 {
     monotonic_clock::now()
 }
 
-/// An interrupt watched by every wait: the pollable's handle, and whom to tell.
-#[derive(Clone, Copy)]
-struct Watched {
-    handle: u32,
-    noticed: fn(),
-}
-
-thread_local! {
-    static INTERRUPT: Cell<Option<Watched>> = const { Cell::new(None) };
-}
-
-/// Runs `f` with every wait also ending when `interrupt` is ready, and `noticed` called
-/// when one did. The pollable is borrowed for the whole of `f`, and only used during it.
-pub fn interruptible<T>(interrupt: &Pollable, noticed: fn(), f: impl FnOnce() -> T) -> T {
-    let watched = Watched {
-        handle: interrupt.handle(),
-        noticed,
-    };
-    let outer = INTERRUPT.with(|i| i.replace(Some(watched)));
-    let out = f();
-    INTERRUPT.with(|i| i.set(outer));
-    out
-}
-
-/// The interrupt being watched, if any.
-fn interrupt() -> Option<ManuallyDrop<Pollable>> {
-    // SAFETY: the handle is of the pollable `interruptible` borrows while this runs;
-    // ManuallyDrop leaves it to its owner.
-    INTERRUPT
-        .with(Cell::get)
-        .map(|w| ManuallyDrop::new(unsafe { Pollable::from_handle(w.handle) }))
-}
-
 /// Whether the watched interrupt has come (telling whoever watches it).
 fn interrupted(interrupt: &Pollable) -> bool {
     let yes = interrupt.ready();
     if yes {
-        notice();
+        watch::notice();
     }
     yes
-}
-
-/// Tells whoever watches the interrupt that it came.
-fn notice() {
-    if let Some(watched) = INTERRUPT.with(Cell::get) {
-        (watched.noticed)();
-    }
-}
-
-/// Whether waits are watching an interrupt now (interactive input runs).
-pub fn interrupt_watched() -> bool {
-    INTERRUPT.with(Cell::get).is_some()
 }
 
 /// Blocks until `pollable` is ready, or the interrupt comes (telling whoever watches it):
@@ -85,22 +39,22 @@ pub fn block_unless_interrupted(pollable: &Pollable) -> bool {
 
 /// Blocks until `pollable` is ready, or the interrupt is: says whether it was `pollable`.
 fn block(pollable: &Pollable) -> bool {
-    match interrupt() {
+    watch::with_interrupt(|interrupt| match interrupt {
         None => {
             pollable.block();
             true
         }
         Some(interrupt) => {
             // The interrupt wins a tie, and is noticed whether or not `pollable` is ready.
-            let ready = poll(&[pollable, &interrupt]);
+            let ready = poll(&[pollable, interrupt]);
             if ready.contains(&1) {
-                notice();
+                watch::notice();
                 false
             } else {
                 ready.contains(&0)
             }
         }
-    }
+    })
 }
 
 /// Waits until `pollable` is ready, or fails with `Timeout` when the deadline's next wait
@@ -134,24 +88,25 @@ pub fn wait_any(pollables: &[&Pollable], limit: Option<Duration>) -> Vec<u32> {
     if limit.is_none() && pollables.is_empty() {
         return Vec::new();
     }
-    let interrupt = interrupt();
-    if limit.is_none() && interrupt.is_none() {
-        return poll(pollables);
-    }
-    let timer = limit.map(timer);
-    let mut list = Vec::with_capacity(pollables.len() + 2);
-    list.extend_from_slice(pollables);
-    list.extend(timer.as_ref());
-    list.extend(interrupt.as_deref());
-    if interrupt.as_deref().is_some_and(interrupted) {
-        return Vec::new();
-    }
-    let mut ready = poll(&list);
-    if interrupt.as_deref().is_some_and(interrupted) {
-        return Vec::new();
-    }
-    ready.retain(|&i| (i as usize) < pollables.len());
-    ready
+    watch::with_interrupt(|interrupt| {
+        if limit.is_none() && interrupt.is_none() {
+            return poll(pollables);
+        }
+        let timer = limit.map(timer);
+        let mut list = Vec::with_capacity(pollables.len() + 2);
+        list.extend_from_slice(pollables);
+        list.extend(timer.as_ref());
+        list.extend(interrupt);
+        if interrupt.is_some_and(interrupted) {
+            return Vec::new();
+        }
+        let mut ready = poll(&list);
+        if interrupt.is_some_and(interrupted) {
+            return Vec::new();
+        }
+        ready.retain(|&i| (i as usize) < pollables.len());
+        ready
+    })
 }
 
 /// Whether `pollable` is ready after at most one turn of the host's event loop (bounded

@@ -1,9 +1,7 @@
 //! `luasocket:socket/lua`: the one-shot runner, plugin states, and values crossing
 //! between Lua and WIT as flattened graphs.
 
-use std::mem::ManuallyDrop;
-
-use mlua::{Lua, MultiValue, ffi};
+use mlua::{Lua, MultiValue};
 use wasip2::io::poll::Pollable;
 
 use super::Component;
@@ -80,16 +78,11 @@ impl GuestState for StateResource {
     }
 
     fn eval(&self, source: Vec<u8>, interrupt: &Pollable) -> Result<Evaluation, Failure> {
-        let handle = interrupt.handle();
-        let interrupted = move || {
-            // SAFETY: the pollable is borrowed for this whole call, and the check is only
-            // made during it; ManuallyDrop keeps the borrowed handle from being dropped.
-            let pollable = ManuallyDrop::new(unsafe { Pollable::from_handle(handle) });
-            pollable.ready()
-        };
+        // Asked only during `interruptible`, which watches `interrupt` for this call.
+        let interrupted = crate::watch::is_ready;
         let hurry = interactive::interrupt::hurry;
         let evaluation =
-            crate::net::poll::interruptible(interrupt, hurry, || self.0.eval(&source, interrupted));
+            crate::watch::interruptible(interrupt, hurry, || self.0.eval(&source, interrupted));
         match evaluation.map_err(failure)? {
             interactive::Evaluation::Done => Ok(Evaluation::Done),
             interactive::Evaluation::Incomplete => Ok(Evaluation::Incomplete),
@@ -98,31 +91,12 @@ impl GuestState for StateResource {
 }
 
 fn to_wit(lua: &Lua, values: MultiValue) -> Result<Vec<Value>, Failure> {
-    let mut graphs = Ok(Vec::new());
-    // SAFETY: the values are the protected function's arguments, 1..=top; reading them
-    // neither raises nor leaves anything, so nothing is returned.
-    let done = unsafe {
-        lua.exec_raw::<()>(values, |state| {
-            graphs = graph::read(state, 1, ffi::lua_gettop(state));
-            ffi::lua_settop(state, 0);
-        })
-    };
-    done.map_err(|e| Failure::Runtime(e.to_string()))?;
-    graphs.map_err(|e| Failure::Runtime(e.reason))
+    graph::read_values(lua, values).map_err(|e| Failure::Runtime(e.reason))
 }
 
-/// Rebuilds Lua values from graphs; a malformed graph is an error, not a trap.
 fn from_wit(lua: &Lua, values: &[Value]) -> Result<MultiValue, Failure> {
-    let mut pushed = Ok(0);
-    // SAFETY: the function pushes the values and returns them, or pushes nothing.
-    let values = unsafe {
-        lua.exec_raw::<MultiValue>((), |state| {
-            pushed = graph::push(state, values);
-        })
-    };
-    match pushed {
-        Ok(_) => values.map_err(|e| Failure::Runtime(e.to_string())),
-        Err(PushError::Memory) => Err(Failure::OutOfMemory(PushError::Memory.to_string())),
-        Err(e) => Err(Failure::Runtime(e.to_string())),
-    }
+    graph::push_values(lua, values).map_err(|e| match e {
+        PushError::Memory => Failure::OutOfMemory(e.to_string()),
+        e => Failure::Runtime(e.to_string()),
+    })
 }

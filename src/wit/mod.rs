@@ -2,6 +2,8 @@
 //! and `lua` interfaces. Like the Lua face, it only converts: arguments in, results and
 //! errors out. The conversions between core and WIT types live in `convert`, once.
 
+#![forbid(unsafe_code)]
+
 mod convert;
 mod dns;
 mod lua;
