@@ -32,7 +32,7 @@ macro_rules! guarded {
 use crate::bindings::exports::luasocket::socket::lua::{Completion, Failure, Invocation};
 use crate::functions::HostPanic;
 use crate::limits::{Limit, Limits, within};
-use crate::runtime::{Captured, HostState};
+use crate::state::{Captured, HostState};
 use crate::value::{LuaValue, ValueError, from_wit, to_wit};
 
 /// How a run ended.
@@ -161,7 +161,7 @@ impl Instance {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => {
                 self.unusable = true;
-                Err(self.store.data().classify(error, &self.limits))
+                Err(classify(self.store.data(), error, &self.limits))
             }
             Err(limit) => {
                 self.unusable = true;
@@ -221,6 +221,20 @@ impl Plugin {
     pub fn instance(&mut self) -> &mut Instance {
         &mut self.instance
     }
+}
+
+/// Names the cause of a failed call from the error and what the store saw.
+fn classify(state: &HostState, error: wasmtime::Error, limits: &Limits) -> CallError {
+    if let Some(code) = exit_status(&error) {
+        return CallError::Exited(code);
+    }
+    if let Some(panic) = state.host_panic() {
+        return CallError::HostPanic(panic.clone());
+    }
+    if let Some(limit) = state.limit_hit(&error, limits) {
+        return CallError::Limit(limit);
+    }
+    CallError::Trapped(format!("{error:?}"))
 }
 
 /// The exit status carried by a WASI exit, if that is what the error is.

@@ -33,6 +33,7 @@ pub mod readiness;
 pub mod runtime;
 pub mod session;
 pub mod sockets;
+pub mod state;
 pub mod stdio;
 pub mod typed;
 pub mod value;

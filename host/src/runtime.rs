@@ -7,27 +7,28 @@
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use wasmtime::component::{Linker, Resource, ResourceTable};
+use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::error::Context as _;
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline,
 };
-use wasmtime_wasi::p2::DynPollable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use crate::bindings::LuasocketPre;
 use crate::bindings::exports::luasocket::socket::lua::Invocation;
 use crate::component::World;
 use crate::functions::{self, HostFunctions, InstanceFunctions};
-use crate::handles::{self, Counted, SocketCount};
-use crate::instance::{CallError, Instance, Outcome, Plugin, exit_status};
-use crate::limits::{CpuMeter, Limit, Limits, MemoryLimiter, TICK};
-use crate::lookup::{self, FilteredLookup, Lookups};
+use crate::handles::{self, Counted};
+use crate::instance::{CallError, Instance, Outcome, Plugin};
+use crate::limits::{Limits, TICK};
+use crate::lookup::{self, FilteredLookup};
 use crate::policy::NetPolicy;
-use crate::readiness::{self, DriverTurns, FreshPoll};
+use crate::readiness::{self, FreshPoll};
 use crate::session::Session;
 use crate::sockets::{self, SocketsImpl, SocketsView};
+use crate::state::Captured;
+pub use crate::state::HostState;
 use crate::stdio::{PassedThrough, SharedStdin};
 use crate::typed::{IntoAsyncHostFn, IntoHostFn};
 use crate::{cache, files};
@@ -81,9 +82,6 @@ pub struct RunResult {
     pub memory: usize,
 }
 
-/// Where a sandbox's stdout and stderr go when captured.
-pub(crate) type Captured = (MemoryOutputPipe, MemoryOutputPipe);
-
 /// How the runtime is built.
 #[derive(Debug, Clone, Default)]
 pub struct RuntimeOptions {
@@ -106,92 +104,6 @@ pub struct Pool {
     pub instances: u32,
     /// The most linear memory one instance may have, in bytes.
     pub max_memory: usize,
-}
-
-/// The wasi context and resource table, apart from the rest of the state so the name
-/// lookup filter can borrow them next to the policy.
-struct Wasi {
-    ctx: WasiCtx,
-    table: ResourceTable,
-}
-
-impl WasiView for Wasi {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.ctx,
-            table: &mut self.table,
-        }
-    }
-}
-
-/// Per-instance state.
-pub struct HostState {
-    wasi: Wasi,
-    policy: NetPolicy,
-    lookups: Lookups,
-    memory: MemoryLimiter,
-    cpu: CpuMeter,
-    sockets: SocketCount,
-    turns: DriverTurns,
-    functions: InstanceFunctions,
-}
-
-impl WasiView for HostState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        self.wasi.ctx()
-    }
-}
-
-impl HostState {
-    /// Resets the per-call meters.
-    pub(crate) fn start_call(&mut self) {
-        self.cpu.ticks = 0;
-        self.cpu.hit = false;
-    }
-
-    /// Names the cause of a failed call from what the store saw.
-    pub(crate) fn classify(&self, error: wasmtime::Error, limits: &Limits) -> CallError {
-        if let Some(code) = exit_status(&error) {
-            return CallError::Exited(code);
-        }
-        if let Some(panic) = &self.functions.panicked {
-            return CallError::HostPanic(panic.clone());
-        }
-        if self.cpu.hit {
-            return CallError::Limit(Limit::Cpu(limits.cpu.unwrap_or_default()));
-        }
-        if self.memory.hit {
-            return CallError::Limit(Limit::Memory(self.memory.max.unwrap_or_default()));
-        }
-        if handles::is_table_full(&error) {
-            return CallError::Limit(Limit::Handles(self.wasi.table.max_capacity()));
-        }
-        CallError::Trapped(format!("{error:?}"))
-    }
-
-    /// The instance's linear memory, in bytes.
-    pub(crate) fn memory(&self) -> usize {
-        self.memory.size
-    }
-
-    /// A pollable of the host's own making, in the instance's resource table.
-    pub(crate) fn push_pollable<P: wasmtime_wasi::p2::Pollable>(
-        &mut self,
-        pollable: P,
-    ) -> wasmtime::Result<Resource<DynPollable>> {
-        let resource = self.wasi.table.push(pollable)?;
-        wasmtime_wasi::p2::subscribe(&mut self.wasi.table, resource)
-    }
-
-    /// Removes it again (with what it watched).
-    pub(crate) fn drop_pollable(&mut self, pollable: Resource<DynPollable>) {
-        let _ = self.wasi.table.delete(pollable);
-    }
-
-    /// Live entries in the resource table.
-    pub(crate) fn resources(&mut self) -> usize {
-        self.wasi.table.iter_mut().count()
-    }
 }
 
 /// The compiled component and everything needed to instantiate it quickly. Share it
@@ -435,28 +347,13 @@ impl Runtime {
         if let Some(max) = sandbox.limits.max_sockets {
             table.set_max_capacity(handles::table_capacity(max));
         }
-        let state = HostState {
-            wasi: Wasi {
-                ctx: builder.build(),
-                table,
-            },
-            policy,
-            lookups: Lookups::default(),
-            memory: MemoryLimiter {
-                max: sandbox.limits.max_memory,
-                hit: false,
-                size: 0,
-            },
-            cpu: CpuMeter::new(sandbox.limits.cpu),
-            sockets: SocketCount::new(sandbox.limits.max_sockets),
-            turns: DriverTurns::default(),
-            functions: InstanceFunctions {
-                module: self.module.clone(),
-                shared: self.functions.clone(),
-                own: sandbox.functions.clone(),
-                panicked: None,
-            },
+        let functions = InstanceFunctions {
+            module: self.module.clone(),
+            shared: self.functions.clone(),
+            own: sandbox.functions.clone(),
+            panicked: None,
         };
+        let state = HostState::new(builder.build(), table, policy, &sandbox.limits, functions);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.memory);
         if sandbox.limits.timeout.is_some() || sandbox.limits.cpu.is_some() {
