@@ -526,57 +526,6 @@ pub fn dot(state: u64, b: Chunk) -> MimeResult<Counted<u64>> {
 }
 
 // ---------------------------------------------------------------------------------------
-// Numbers and strings as LuaSocket's C code receives them
-// ---------------------------------------------------------------------------------------
-
-/// `(int) x`, as LuaSocket converts `luaL_checknumber` results for `wrp` and `qpwrp`:
-/// truncation toward zero. C leaves out-of-range values undefined; x86-64 (the platform
-/// LuaSocket is mostly built for) gives `INT_MIN` for them and for NaN, and so does this.
-pub fn c_int(x: f64) -> i32 {
-    let t = x.trunc();
-    if (-2_147_483_648.0..=2_147_483_647.0).contains(&t) {
-        t as i32
-    } else {
-        i32::MIN
-    }
-}
-
-/// `(int) n` for a Lua integer (`eol`'s context): the low 32 bits.
-pub fn c_int_from_integer(n: i64) -> i32 {
-    n as i32
-}
-
-/// `(size_t) x`, as LuaSocket converts `dot`'s state: truncation toward zero, with
-/// x86-64's results for the undefined cases (negative values wrap around, NaN gives
-/// 2^63, values from 2^64 up give 0), so the state echoed back matches LuaSocket's.
-pub fn c_size(x: f64) -> u64 {
-    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
-    // cvttsd2si: signed 64-bit truncation, 2^63 as the "indefinite" result.
-    let signed = |x: f64| -> i64 {
-        let t = x.trunc();
-        if (-TWO_63..TWO_63).contains(&t) {
-            t as i64
-        } else {
-            i64::MIN
-        }
-    };
-    if x >= TWO_63 {
-        (signed(x - TWO_63) as u64) ^ (1 << 63)
-    } else {
-        signed(x) as u64
-    }
-}
-
-/// A string argument as `luaL_optstring` gives it to C code that uses it with `strlen`:
-/// cut at the first zero byte. Applies to the markers of `qp` and `eol`.
-pub fn c_str(bytes: &[u8]) -> &[u8] {
-    match bytes.iter().position(|&b| b == 0) {
-        Some(end) => &bytes[..end],
-        None => bytes,
-    }
-}
-
-// ---------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------
 
@@ -853,7 +802,7 @@ mod tests {
             Ok(coded(Some(b"ab"), Some(b"")))
         );
         // An empty marker (LuaSocket cuts markers at a zero byte) deletes line breaks.
-        let got = qp(Some(b"a\r\n"), None, c_str(b"\0")).unwrap().out;
+        let got = qp(Some(b"a\r\n"), None, b"").unwrap().out;
         assert_eq!(got.as_deref(), Some(&b"a"[..]));
     }
 
@@ -980,7 +929,7 @@ mod tests {
         );
         assert_eq!(eol(0, None, CRLF), Ok(counted(None, 0)));
         assert_eq!(
-            eol(c_int_from_integer((1 << 40) + 13), Some(b"\n"), CRLF)
+            eol(((1_i64 << 40) + 13) as i32, Some(b"\n"), CRLF)
                 .unwrap()
                 .out,
             Some(vec![])
@@ -999,29 +948,6 @@ mod tests {
         assert_eq!(dot(1, Some(b"\n")), Ok(counted(Some(b"\n"), 2)));
         assert_eq!(dot(7, Some(b"")), Ok(counted(Some(b""), 7)));
         assert_eq!(dot(2, None), Ok(counted(None, 2)));
-    }
-
-    #[test]
-    fn c_conversions_match_x86_64() {
-        assert_eq!(c_int(1.7), 1);
-        assert_eq!(c_int(-1.7), -1);
-        assert_eq!(c_int(2_147_483_647.9), i32::MAX);
-        assert_eq!(c_int(-2_147_483_648.9), i32::MIN);
-        assert_eq!(c_int(2_147_483_648.0), i32::MIN);
-        assert_eq!(c_int(1e300), i32::MIN);
-        assert_eq!(c_int(f64::NAN), i32::MIN);
-        assert_eq!(c_int(f64::NEG_INFINITY), i32::MIN);
-        assert_eq!(c_size(7.5), 7);
-        assert_eq!(c_size(-1.0), u64::MAX);
-        assert_eq!(c_size(-1.5), u64::MAX);
-        assert_eq!(c_size(f64::NAN), 1 << 63);
-        assert_eq!(c_size(1e300), 0);
-        assert_eq!(c_size(9_223_372_036_854_775_808.0), 1 << 63);
-        assert_eq!(c_size(f64::INFINITY), 0);
-        assert_eq!(c_int_from_integer(-1), -1);
-        assert_eq!(c_int_from_integer(1 << 32 | 10), 10);
-        assert_eq!(c_str(b"M\0N"), b"M");
-        assert_eq!(c_str(b"\r\n"), b"\r\n");
     }
 
     // ---- Chunking: any split of the input gives the same output as the whole. ----

@@ -75,7 +75,7 @@ fn wrp(args: &Args) -> LuaResult<c_int> {
 
 /// `A, B = mime.eol(C [, D, marker])`.
 fn eol(args: &Args) -> LuaResult<c_int> {
-    let ctx = mime::c_int_from_integer(args.integer(1)?);
+    let ctx = c_int_from_integer(args.integer(1)?);
     let d = args.opt_bytes(2)?;
     let marker = marker(args, 3)?;
     push_counted(args, mime::eol(ctx, d, marker))
@@ -83,7 +83,7 @@ fn eol(args: &Args) -> LuaResult<c_int> {
 
 /// `A, n = mime.dot(m [, B])`.
 fn dot(args: &Args) -> LuaResult<c_int> {
-    let state = mime::c_size(args.number(1)?);
+    let state = c_size(args.number(1)?);
     let b = args.opt_bytes(2)?;
     push_counted(args, mime::dot(state, b))
 }
@@ -102,10 +102,10 @@ fn chunks(args: &Args) -> LuaResult<(Chunk<'_>, Chunk<'_>)> {
 
 /// n, B and length of the wrappers, converted to `int` as LuaSocket's C code does.
 fn wrap_args(args: &Args) -> LuaResult<(i32, Chunk<'_>, i32)> {
-    let left = mime::c_int(args.number(1)?);
+    let left = c_int(args.number(1)?);
     let b = args.opt_bytes(2)?;
     let length = match args.opt_number(3)? {
-        Some(n) => mime::c_int(n),
+        Some(n) => c_int(n),
         None => mime::DEFAULT_LENGTH,
     };
     Ok((left, b, length))
@@ -113,7 +113,7 @@ fn wrap_args(args: &Args) -> LuaResult<(i32, Chunk<'_>, i32)> {
 
 /// An end-of-line marker (`luaL_optstring`, default CRLF), as far as C's `strlen` sees it.
 fn marker(args: &Args, arg: c_int) -> LuaResult<&[u8]> {
-    Ok(mime::c_str(args.opt_bytes(arg)?.unwrap_or(mime::CRLF)))
+    Ok(c_str(args.opt_bytes(arg)?.unwrap_or(mime::CRLF)))
 }
 
 fn push_coded(args: &Args, result: MimeResult<Coded>) -> LuaResult<c_int> {
@@ -158,7 +158,84 @@ fn push_opt_bytes(args: &Args, bytes: Option<Vec<u8>>) {
     }
 }
 
+// Numbers and strings as LuaSocket's C code receives them.
+
+/// `(int) x`, as LuaSocket converts `luaL_checknumber` results for `wrp` and `qpwrp`:
+/// truncation toward zero. C leaves out-of-range values undefined; x86-64 (the platform
+/// LuaSocket is mostly built for) gives `INT_MIN` for them and for NaN, and so does this.
+fn c_int(x: f64) -> i32 {
+    let t = x.trunc();
+    if (-2_147_483_648.0..=2_147_483_647.0).contains(&t) {
+        t as i32
+    } else {
+        i32::MIN
+    }
+}
+
+/// `(int) n` for a Lua integer (`eol`'s context): the low 32 bits.
+fn c_int_from_integer(n: i64) -> i32 {
+    n as i32
+}
+
+/// `(size_t) x`, as LuaSocket converts `dot`'s state: truncation toward zero, with
+/// x86-64's results for the undefined cases (negative values wrap around, NaN gives
+/// 2^63, values from 2^64 up give 0), so the state echoed back matches LuaSocket's.
+fn c_size(x: f64) -> u64 {
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    // cvttsd2si: signed 64-bit truncation, 2^63 as the "indefinite" result.
+    let signed = |x: f64| -> i64 {
+        let t = x.trunc();
+        if (-TWO_63..TWO_63).contains(&t) {
+            t as i64
+        } else {
+            i64::MIN
+        }
+    };
+    if x >= TWO_63 {
+        (signed(x - TWO_63) as u64) ^ (1 << 63)
+    } else {
+        signed(x) as u64
+    }
+}
+
+/// A string argument as `luaL_optstring` gives it to C code that uses it with `strlen`:
+/// cut at the first zero byte. Applies to the markers of `qp` and `eol`.
+fn c_str(bytes: &[u8]) -> &[u8] {
+    match bytes.iter().position(|&b| b == 0) {
+        Some(end) => &bytes[..end],
+        None => bytes,
+    }
+}
+
 /// LuaSocket builds results in a `luaL_Buffer`, whose failure is Lua's memory error.
 fn out_of_memory(_: OutOfMemory) -> Raise {
     Raise::Message("not enough memory".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c_conversions_match_x86_64() {
+        assert_eq!(c_int(1.7), 1);
+        assert_eq!(c_int(-1.7), -1);
+        assert_eq!(c_int(2_147_483_647.9), i32::MAX);
+        assert_eq!(c_int(-2_147_483_648.9), i32::MIN);
+        assert_eq!(c_int(2_147_483_648.0), i32::MIN);
+        assert_eq!(c_int(1e300), i32::MIN);
+        assert_eq!(c_int(f64::NAN), i32::MIN);
+        assert_eq!(c_int(f64::NEG_INFINITY), i32::MIN);
+        assert_eq!(c_size(7.5), 7);
+        assert_eq!(c_size(-1.0), u64::MAX);
+        assert_eq!(c_size(-1.5), u64::MAX);
+        assert_eq!(c_size(f64::NAN), 1 << 63);
+        assert_eq!(c_size(1e300), 0);
+        assert_eq!(c_size(9_223_372_036_854_775_808.0), 1 << 63);
+        assert_eq!(c_size(f64::INFINITY), 0);
+        assert_eq!(c_int_from_integer(-1), -1);
+        assert_eq!(c_int_from_integer(1 << 32 | 10), 10);
+        assert_eq!(c_str(b"M\0N"), b"M");
+        assert_eq!(c_str(b"\r\n"), b"\r\n");
+    }
 }
