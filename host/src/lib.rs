@@ -3,6 +3,7 @@
 //! - [`policy`]: what a script may reach on the network;
 //! - [`runtime`]: the engine and compiled component, making sandboxed instances;
 //! - [`instance`]: one instance: runs, plugins, direct use of the socket resources;
+//! - [`state`]: what each instance's store holds (wasi context, policy, meters);
 //! - [`session`]: one Lua state for a command line's steps and typed input (the REPL);
 //! - [`limits`]: memory, CPU, wall-clock and socket limits;
 //! - [`handles`]: counting sockets and host handles;
@@ -18,6 +19,8 @@
 //! - [`stdio`]: stdout and stderr passed through without blocking the instance's thread.
 //!
 //! The `luasocket-wasi` command line (`src/main.rs`) is one user of this library.
+
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod cache;
 pub mod component;

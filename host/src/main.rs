@@ -6,6 +6,8 @@
 //! With no script and no `-e`, a terminal on stdin gets the read-eval-print loop
 //! (`cli/repl.rs`), anything else is read as the script, as `lua` does it.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 #[path = "cli/args.rs"]
 mod args;
 #[path = "cli/repl.rs"]
