@@ -4,10 +4,10 @@
 //! shared prelude (`support.lua`); the outputs must agree line by line, except for the
 //! lines the differences table (`differences.md`) lists with both texts and a reason.
 //! A listed line that no longer differs fails the test too, so the table stays true;
-//! README's compatibility section carries the table, rendered from it.
+//! docs/differential.md carries the table, rendered from it.
 //!
 //! `DIFFERENTIAL_SCRIPTS=tcp,udp` runs only those scripts (the table is then checked
-//! for them only); `DIFFERENTIAL_BLESS=1` rewrites README's block from the table. Both
+//! for them only); `DIFFERENTIAL_BLESS=1` rewrites docs/differential.md's block from the table. Both
 //! outputs of every script are kept in target/tmp/differential/ for reading.
 
 mod common;
@@ -459,24 +459,25 @@ fn unknown_scripts(table: &[Entry]) -> Vec<String> {
         .collect()
 }
 
-/// README's compatibility section shows the table; it must be the table as it is now.
+/// docs/differential.md shows the table; it must be the table as it is now.
 #[test]
-fn readme_shows_the_differences_table() {
-    let path = repo().join("README.md");
-    let readme = std::fs::read_to_string(&path).unwrap();
-    let block = table::block(&readme).expect("README.md has the differences block markers");
+fn docs_show_the_differences_table() {
+    let path = repo().join("docs/differential.md");
+    let page = std::fs::read_to_string(&path).unwrap();
+    let block =
+        table::block(&page).expect("docs/differential.md has the differences block markers");
     let rendered = table::render(&load_table());
-    if readme[block.clone()] == rendered {
+    if page[block.clone()] == rendered {
         return;
     }
     if std::env::var_os("DIFFERENTIAL_BLESS").is_some() {
-        let mut updated = readme.clone();
+        let mut updated = page.clone();
         updated.replace_range(block, &rendered);
         std::fs::write(&path, updated).unwrap();
         return;
     }
     panic!(
-        "README.md's differences block is not the table rendered; run with \
+        "docs/differential.md's differences block is not the table rendered; run with \
          DIFFERENTIAL_BLESS=1 to rewrite it"
     );
 }

@@ -427,7 +427,7 @@ pub fn package_path(dirs: &[Preopen]) -> String {
 fn engine_config(pool: Option<Pool>) -> Config {
     let mut config = Config::new();
     config.epoch_interruption(true);
-    // For `perf record`: write /tmp/perf-PID.map so guest frames get names (bench/README).
+    // For `perf record`: write /tmp/perf-PID.map so guest frames get names (bench/NOTES.md).
     if std::env::var_os("LUASOCKET_WASI_PERFMAP").is_some() {
         config.profiler(wasmtime::ProfilingStrategy::PerfMap);
     }

@@ -21,7 +21,7 @@
 --   poll operations   "*r" ready to receive (or, on a server, to accept), "*s" to send
 --
 -- Where 1.x cannot be reproduced over WASI 0.2 (no reverse DNS) the 3.x core's answer is
--- used; the README lists each difference and why.
+-- used; docs/compat1.md lists each difference and why.
 
 local socket = require("socket")
 

@@ -1,4 +1,4 @@
-//! The small, careful layer between Lua's C API and the bindings.
+//! The layer between Lua's C API and the bindings.
 //!
 //! LuaSocket raises argument errors as plain strings built by `luaL_argerror`
 //! ("bad argument #1 to 'receive' (invalid receive pattern)"), and scripts match on them.

@@ -1,6 +1,6 @@
 //! Buffered input and LuaSocket's receive patterns: a line, everything until the peer
-//! closes, or exactly n bytes. The patterns live here once, whatever the socket type (and
-//! TLS later), over any [`Source`] of bytes.
+//! closes, or exactly n bytes. The patterns live here once, whatever the socket type (TCP,
+//! and TLS's plaintext), over any [`Source`] of bytes.
 //!
 //! Input is buffered because lines must be found without reading past them; output is not:
 //! the wasi output stream already copies what it accepts, and `send` reports progress.

@@ -2,8 +2,8 @@
 //! component's output may differ from native LuaSocket's, with both texts, and the
 //! reason. It is markdown so that it reads as documentation, in two tables: the
 //! reasons (a key, a kind, the explanation), and the lines (script, label, the two
-//! texts, the reason's key), since one cause often shows on many lines. README's
-//! compatibility section carries a summary rendered from it ([`render`]): each reason
+//! texts, the reason's key), since one cause often shows on many lines.
+//! docs/differential.md carries a summary rendered from it ([`render`]): each reason
 //! with the lines it explains.
 //!
 //! Cells holding output are code spans (`` `text` ``, more backticks when the text has
@@ -233,7 +233,7 @@ pub fn row(e: &Entry) -> String {
 pub const BEGIN: &str = "<!-- differences:begin -->";
 pub const END: &str = "<!-- differences:end -->";
 
-/// README's block, between the markers: each reason, its kind, and the lines it
+/// docs/differential.md's block, between the markers: each reason, its kind, and the lines it
 /// explains (their texts are in differences.md).
 pub fn render(table: &Table) -> String {
     let mut out = vec![
@@ -262,10 +262,10 @@ pub fn render(table: &Table) -> String {
     out.join("\n")
 }
 
-/// Where the block between the markers is in `readme`, markers included.
-pub fn block(readme: &str) -> Option<std::ops::Range<usize>> {
-    let start = readme.find(BEGIN)?;
-    let end = readme[start..].find(END)? + start + END.len();
+/// Where the block between the markers is in `page`, markers included.
+pub fn block(page: &str) -> Option<std::ops::Range<usize>> {
+    let start = page.find(BEGIN)?;
+    let end = page[start..].find(END)? + start + END.len();
     Some(start..end)
 }
 
@@ -334,12 +334,12 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_block_lists_each_reason_with_its_lines() {
+    fn the_docs_block_lists_each_reason_with_its_lines() {
         let table = parse(&document(&[WHY], &[LINE])).unwrap();
         let block = render(&table);
         assert!(block.starts_with(BEGIN) && block.ends_with(END));
         assert!(block.contains("| bug | because a \\| b | `core: sleep \"x\"` |"));
-        let readme = format!("intro\n{block}\noutro\n");
-        assert_eq!(&readme[self::block(&readme).unwrap()], block);
+        let page = format!("intro\n{block}\noutro\n");
+        assert_eq!(&page[self::block(&page).unwrap()], block);
     }
 }
