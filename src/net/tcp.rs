@@ -292,7 +292,7 @@ impl Tcp {
         }
         // A backlog the host cannot honour is not worth failing over. wasi refuses 0, so
         // `listen(0)` asks for 1: Linux then holds two pending connections where 0 holds
-        // one (the README says so).
+        // one (docs/tcp.md says so).
         let _ = socket.set_listen_backlog_size(u64::from(backlog.max(1)));
         socket.start_listen()?;
         let pending = Pending::new(socket);
