@@ -16,6 +16,8 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod cli;
+#[cfg(feature = "handler-world")]
+mod handler;
 pub mod interactive;
 pub mod lua;
 pub mod mime;
@@ -36,22 +38,32 @@ pub const VERSION: &str = concat!(
 /// same shape are one Rust type: the `host` import's value graph is `lua`'s, so one
 /// conversion serves both directions.
 macro_rules! bind_world {
-    ($world:tt) => {
+    ($world:tt $(, $interface:tt => $module:path)*) => {
         wit_bindgen::generate!({
             world: $world,
             path: "wit",
             merge_structurally_equal_types: true,
-            // `eval` takes a wasi:io pollable: the very type the wasip2 crate binds.
-            with: { "wasi:io/poll@0.2.12": wasip2::io::poll },
+            // wasi types are the very types the wasip2 crate binds: `eval` takes its
+            // pollable, the handler its HTTP requests.
+            with: { "wasi:io/poll@0.2.12": wasip2::io::poll $(, $interface: $module)* },
             generate_all,
         });
     };
 }
 
-#[cfg(not(feature = "plugin-world"))]
+#[cfg(not(any(feature = "plugin-world", feature = "handler-world")))]
 bind_world!("luasocket");
 #[cfg(feature = "plugin-world")]
 bind_world!("plugin");
+#[cfg(feature = "handler-world")]
+bind_world!(
+    "handler",
+    "wasi:io/error@0.2.12" => wasip2::io::error,
+    "wasi:io/streams@0.2.12" => wasip2::io::streams,
+    "wasi:clocks/monotonic-clock@0.2.12" => wasip2::clocks::monotonic_clock,
+    "wasi:http/types@0.2.12" => wasip2::http::types,
+    "wasi:http/outgoing-handler@0.2.12" => wasip2::http::outgoing_handler
+);
 
 use wit::Component;
 

@@ -78,22 +78,34 @@ impl Connection {
         data: &[u8],
         deadline: &Deadline,
     ) -> Result<usize, (NetError, usize)> {
-        let mut sent = 0;
-        while sent < data.len() {
-            let permit = match self.output.check_write() {
-                Ok(0) => {
-                    wait(&self.writable, deadline).map_err(|e| (e, sent))?;
-                    continue;
-                }
-                Ok(n) => usize::try_from(n).unwrap_or(usize::MAX),
-                Err(e) => return Err((e.into(), sent)),
-            };
-            let chunk = &data[sent..sent + permit.min(data.len() - sent)];
-            self.output.write(chunk).map_err(|e| (e.into(), sent))?;
-            sent += chunk.len();
-        }
-        Ok(sent)
+        write_all(&self.output, &self.writable, data, deadline)
     }
+}
+
+/// Writes `data` to `output` as fast as it accepts it, waiting on `writable` (its
+/// pollable) while it takes nothing, until the deadline. Returns how much was accepted,
+/// and on failure how far it got. Any wasi output stream: a socket's, an HTTP body's.
+pub fn write_all(
+    output: &OutputStream,
+    writable: &Pollable,
+    data: &[u8],
+    deadline: &Deadline,
+) -> Result<usize, (NetError, usize)> {
+    let mut sent = 0;
+    while sent < data.len() {
+        let permit = match output.check_write() {
+            Ok(0) => {
+                wait(writable, deadline).map_err(|e| (e, sent))?;
+                continue;
+            }
+            Ok(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            Err(e) => return Err((e.into(), sent)),
+        };
+        let chunk = &data[sent..sent + permit.min(data.len() - sent)];
+        output.write(chunk).map_err(|e| (e.into(), sent))?;
+        sent += chunk.len();
+    }
+    Ok(sent)
 }
 
 impl Source for Connection {
