@@ -11,6 +11,11 @@ use sha2::{Digest, Sha256};
 const WORLDS: &[(&str, &str, &str)] = &[
     ("COMMAND", "LUASOCKET_WASI_COMPONENT", "guest"),
     ("PLUGIN", "LUASOCKET_WASI_PLUGIN_COMPONENT", "guest-plugin"),
+    (
+        "HANDLER",
+        "LUASOCKET_WASI_HANDLER_COMPONENT",
+        "guest-handler",
+    ),
 ];
 
 fn main() {

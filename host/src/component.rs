@@ -14,6 +14,13 @@ pub const PLUGIN_WASM: &[u8] = include_bytes!(env!("LUASOCKET_WASI_PLUGIN_PATH")
 /// Its SHA-256, hex.
 pub const PLUGIN_SHA256: &str = env!("LUASOCKET_WASI_PLUGIN_SHA256");
 
+/// The handler world's component (`handler`): the command world's, plus
+/// `wasi:http/incoming-handler`, so a Lua app answers HTTP requests (`serve`).
+pub const HANDLER_WASM: &[u8] = include_bytes!(env!("LUASOCKET_WASI_HANDLER_PATH"));
+
+/// Its SHA-256, hex.
+pub const HANDLER_SHA256: &str = env!("LUASOCKET_WASI_HANDLER_SHA256");
+
 /// Which of the built-in components a [`crate::Runtime`] runs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum World {
@@ -23,6 +30,9 @@ pub enum World {
     /// sandbox register. What the runtime runs unless told otherwise.
     #[default]
     Plugin,
+    /// `handler`: the command world's, and Lua apps serve HTTP requests
+    /// ([`crate::serve`]).
+    Handler,
 }
 
 impl World {
@@ -31,6 +41,7 @@ impl World {
         match self {
             World::Command => (WASM, SHA256),
             World::Plugin => (PLUGIN_WASM, PLUGIN_SHA256),
+            World::Handler => (HANDLER_WASM, HANDLER_SHA256),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! - [`runtime`]: the engine and compiled component, making sandboxed instances;
 //! - [`instance`]: one instance: runs, plugins, direct use of the socket resources;
 //! - [`state`]: what each instance's store holds (wasi context, policy, meters);
+//! - [`serve`]: HTTP requests answered by a Lua app (the handler world), one instance each;
 //! - [`session`]: one Lua state for a command line's steps and typed input (the REPL);
 //! - [`limits`]: memory, CPU, wall-clock and socket limits;
 //! - [`handles`]: counting sockets and host handles;
@@ -34,6 +35,7 @@ pub mod lookup;
 pub mod policy;
 pub mod readiness;
 pub mod runtime;
+pub mod serve;
 pub mod session;
 pub mod sockets;
 pub mod state;

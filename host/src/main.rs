@@ -12,6 +12,8 @@
 mod args;
 #[path = "cli/repl.rs"]
 mod repl;
+#[path = "cli/serve.rs"]
+mod serve;
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -29,6 +31,7 @@ use args::{Command, Script, Step};
 
 const USAGE: &str = "\
 usage: luasocket-wasi [run] [options] [script.lua [args...]]
+       luasocket-wasi serve [--listen IP:PORT] [sandbox options] app.lua
 
 Runs Lua 5.4 with LuaSocket inside a WebAssembly sandbox, taking what lua5.4 takes.
 With no script and no -e, a terminal on stdin starts the interactive loop, and anything
@@ -67,6 +70,10 @@ The sandbox's options (nothing is reachable unless given):
   -h, --help            print this help
 Limits apply to each step (LUA_INIT, each -l and -e, the script) and to each input of
 the interactive loop.
+
+serve: app.lua is a WSAPI application (run(wsapi_env) -> status, headers, body
+iterator) answering HTTP requests on --listen (default 127.0.0.1:8080), each in a fresh
+instance under the sandbox's options; its directory is visible read-only as /app.
 
 exit status: the script's os.exit(n) status (n's low 8 bits, as the OS keeps them); 0 when
 it ends normally, and for --help and --version; 1 when it raises an error (or calls
@@ -107,6 +114,9 @@ fn main() -> ExitCode {
     if cmd.help {
         println!("{USAGE}");
         return ExitCode::SUCCESS;
+    }
+    if cmd.serve.is_some() {
+        return serve::serve(cmd);
     }
     match Plan::new(cmd) {
         Ok(plan) => plan.carry_out(),

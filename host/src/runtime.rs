@@ -15,6 +15,8 @@ use wasmtime::{
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+
 use crate::bindings::LuasocketPre;
 use crate::bindings::exports::luasocket::socket::lua::Invocation;
 use crate::component::World;
@@ -111,6 +113,8 @@ pub struct Pool {
 pub struct Runtime {
     engine: Engine,
     pre: LuasocketPre<HostState>,
+    /// The handler world's export, if the component has it.
+    proxy: Option<ProxyPre<HostState>>,
     ticker: OnceLock<()>,
     /// Host functions every instance has; shared with the instances made so far, so a
     /// change is copied on write and reaches only the instances made after it.
@@ -177,12 +181,16 @@ impl Runtime {
             table: &mut s.wasi.table,
             turns: &mut s.turns,
         })?;
-        // The command world does not import it; defining it anyway costs nothing.
+        // The command world does not import these; defining them anyway costs nothing.
         functions::add_to_linker(&mut linker, |s: &mut HostState| &mut s.functions)?;
-        let pre = LuasocketPre::new(linker.instantiate_pre(&component)?)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        let instance_pre = linker.instantiate_pre(&component)?;
+        let proxy = ProxyPre::new(instance_pre.clone()).ok();
+        let pre = LuasocketPre::new(instance_pre)?;
         Ok(Runtime {
             engine,
             pre,
+            proxy,
             ticker: OnceLock::new(),
             functions: Arc::default(),
             module: Arc::from("host"),
@@ -282,7 +290,13 @@ impl Runtime {
             .map_err(PluginError::Load)
     }
 
-    fn new_store(
+    /// The handler world's `wasi:http/incoming-handler`, pre-linked, if the component
+    /// exports it ([`crate::serve`]).
+    pub fn proxy(&self) -> Option<&ProxyPre<HostState>> {
+        self.proxy.as_ref()
+    }
+
+    pub(crate) fn new_store(
         &self,
         sandbox: &Sandbox,
     ) -> wasmtime::Result<(Store<HostState>, Option<Captured>)> {

@@ -7,6 +7,7 @@ use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::p2::DynPollable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::functions::{HostPanic, InstanceFunctions};
 use crate::handles::{self, SocketCount};
@@ -14,6 +15,7 @@ use crate::limits::{CpuMeter, Limit, Limits, MemoryLimiter};
 use crate::lookup::Lookups;
 use crate::policy::NetPolicy;
 use crate::readiness::DriverTurns;
+use crate::serve::OutgoingHttp;
 
 /// Where a sandbox's stdout and stderr go when captured.
 pub(crate) type Captured = (MemoryOutputPipe, MemoryOutputPipe);
@@ -44,11 +46,25 @@ pub struct HostState {
     pub(crate) sockets: SocketCount,
     pub(crate) turns: DriverTurns,
     pub(crate) functions: InstanceFunctions,
+    /// `wasi:http` (the handler world): its context, and the policy's hooks for the
+    /// outgoing requests.
+    pub(crate) http: WasiHttpCtx,
+    pub(crate) outgoing: OutgoingHttp,
 }
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         self.wasi.ctx()
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.wasi.table,
+            hooks: &mut self.outgoing,
+        }
     }
 }
 
@@ -62,6 +78,8 @@ impl HostState {
     ) -> HostState {
         HostState {
             wasi: Wasi { ctx, table },
+            outgoing: OutgoingHttp::new(policy.clone()),
+            http: WasiHttpCtx::new(),
             policy,
             lookups: Lookups::default(),
             memory: MemoryLimiter {

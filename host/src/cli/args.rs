@@ -9,6 +9,7 @@
 //! rebuilt around it; this is under 400 lines, most of them the values' checks.
 
 use std::ffi::{OsStr, OsString};
+use std::net::SocketAddr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -41,7 +42,12 @@ pub struct Command {
     pub tmpdir: Option<Preopen>,
     pub version: bool,
     pub help: bool,
+    /// `serve`: the address to listen on; the script is the app.
+    pub serve: Option<SocketAddr>,
 }
+
+/// Where `serve` listens unless `--listen` says.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
 /// One thing done before the script, in command-line order.
 #[derive(Debug, PartialEq)]
@@ -115,7 +121,11 @@ fn split_inline(arg: &OsStr) -> (&OsStr, Option<&OsStr>) {
 /// Reads `argv` (the program's name first).
 pub fn parse(argv: &[OsString]) -> Result<Command, UsageError> {
     let mut cmd = Command::default();
-    let mut i = if argv.get(1).is_some_and(|a| a == "run") {
+    let serving = argv.get(1).is_some_and(|a| a == "serve");
+    if serving {
+        cmd.serve = Some(listen(DEFAULT_LISTEN)?);
+    }
+    let mut i = if serving || argv.get(1).is_some_and(|a| a == "run") {
         2
     } else {
         1
@@ -167,6 +177,7 @@ pub fn parse(argv: &[OsString]) -> Result<Command, UsageError> {
             "--cpu-limit" => cmd.sandbox.limits.cpu = Some(seconds(&flag, &text(value()?)?)?),
             "--max-memory" => cmd.sandbox.limits.max_memory = Some(megabytes(&text(value()?)?)?),
             "--max-sockets" => cmd.sandbox.limits.max_sockets = count(&flag, &text(value()?)?)?,
+            "--listen" if serving => cmd.serve = Some(listen(&text(value()?)?)?),
             "--" => {
                 i += 1;
                 if i < argv.len() {
@@ -210,7 +221,31 @@ pub fn parse(argv: &[OsString]) -> Result<Command, UsageError> {
     if let Some(policy) = rules {
         cmd.sandbox.net = policy;
     }
+    if serving {
+        check_serve(&cmd)?;
+    }
     Ok(cmd)
+}
+
+/// `--listen ADDR`: an IP address and port.
+fn listen(spec: &str) -> Result<SocketAddr, UsageError> {
+    spec.parse()
+        .map_err(|_| UsageError::Invalid(format!("--listen needs IP:PORT, not '{spec}'")))
+}
+
+/// `serve` runs an app file, and nothing else.
+fn check_serve(cmd: &Command) -> Result<(), UsageError> {
+    if !matches!(cmd.script, Some(Script::File(_))) {
+        return Err(UsageError::Invalid(
+            "serve needs the app: serve [options] app.lua".into(),
+        ));
+    }
+    if !cmd.steps.is_empty() || cmd.interactive || !cmd.script_args.is_empty() {
+        return Err(UsageError::Invalid(
+            "serve takes the sandbox's options and the app, not -e, -l, -W, -i or arguments".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// `-l mod` or `-l g=mod` (Lua 5.4.4's form).

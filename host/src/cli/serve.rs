@@ -1,0 +1,89 @@
+//! `luasocket-wasi serve [options] app.lua`: the app answers HTTP requests, each in a
+//! fresh instance of the handler world, in the sandbox the options describe. The app's
+//! directory is visible read-only at `/app` (so `require` finds its modules there).
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use luasocket_wasi_host::serve::{APP_VAR, Server, announce};
+use luasocket_wasi_host::sockets::SocketsImpl;
+use luasocket_wasi_host::{Preopen, Runtime, RuntimeOptions, World};
+
+use crate::args::{Command, Script};
+use crate::{LuaEnv, fail, sandbox, status};
+
+/// Where the app's directory is in the sandbox.
+const APP_DIR: &str = "/app";
+
+pub fn serve(mut cmd: Command) -> ExitCode {
+    let (Some(listen), Some(Script::File(app))) = (cmd.serve, cmd.script.take()) else {
+        return fail(
+            status::USAGE,
+            "serve needs the app: serve [options] app.lua",
+        );
+    };
+    let (dir, name) = match app_location(&app) {
+        Ok(found) => found,
+        Err(e) => return fail(status::USAGE, &e),
+    };
+    cmd.sandbox.dirs.insert(
+        0,
+        Preopen {
+            host: dir,
+            guest: APP_DIR.into(),
+            writable: false,
+        },
+    );
+    cmd.sandbox
+        .env
+        .push((APP_VAR.into(), format!("{APP_DIR}/{name}")));
+    let lua_env = match LuaEnv::read(cmd.lua_env && !cmd.ignore_env) {
+        Ok(env) => env,
+        Err(e) => return fail(status::USAGE, &e),
+    };
+    // No stdin for requests: the app reads its request body from wsapi_env.input.
+    let sandbox = sandbox(cmd, &lua_env, true);
+    luasocket_wasi_host::runtime::raise_descriptor_limit();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(status::HOST_ERROR, &e.to_string()),
+    };
+    let result = rt.block_on(async move {
+        let runtime = Runtime::with_options(RuntimeOptions {
+            cache_dir: luasocket_wasi_host::cache::default_dir(),
+            sockets: SocketsImpl::from_env(),
+            world: World::Handler,
+            ..RuntimeOptions::default()
+        })?;
+        let server = Server::new(Arc::new(runtime), sandbox)?;
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        announce(listener.local_addr()?);
+        server.run(listener).await?;
+        wasmtime::Result::<()>::Ok(())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(status::HOST_ERROR, &format!("{e:#}")),
+    }
+}
+
+/// The app's directory (absolute) and file name.
+fn app_location(app: &Path) -> Result<(std::path::PathBuf, String), String> {
+    let full = app
+        .canonicalize()
+        .map_err(|e| format!("cannot open the app {}: {e}", app.display()))?;
+    if !full.is_file() {
+        return Err(format!("the app {} is not a file", app.display()));
+    }
+    let name = full
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| format!("the app's file name {} is not UTF-8", app.display()))?
+        .to_owned();
+    let dir = full.parent().map(Path::to_path_buf).unwrap_or_default();
+    Ok((dir, name))
+}
