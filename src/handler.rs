@@ -14,14 +14,12 @@ use std::rc::Rc;
 
 use mlua::{Function, Lua, MultiValue, Table, UserData, UserDataMethods, Value};
 use wasip2::http::types::{
-    Fields, IncomingBody, IncomingRequest, Method, OutgoingBody, OutgoingResponse,
-    ResponseOutparam, Scheme,
+    Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam, Scheme,
 };
-use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
 use crate::exports::wasi::http::incoming_handler::Guest;
-use crate::net::connection::write_all;
-use crate::net::timeout::Deadline;
+use crate::net::NetError;
+use crate::net::http::{self, BodyReader, BodyWriter};
 use crate::runner::{self, Failure, Session};
 use crate::wit::Component;
 
@@ -142,7 +140,7 @@ fn env(lua: &Lua, request: &IncomingRequest, body: &Rc<RequestBody>) -> mlua::Re
     let path = if path.is_empty() { "/" } else { path };
     let authority = request.authority().unwrap_or_default();
     let (name, port) = split_authority(&authority, request.scheme());
-    env.set("REQUEST_METHOD", method_name(&request.method()))?;
+    env.set("REQUEST_METHOD", http::method_name(&request.method()))?;
     env.set(
         "PATH_INFO",
         lua.create_string(percent_decode(path.as_bytes()))?,
@@ -195,21 +193,6 @@ fn headers(fields: &Fields) -> Vec<(String, Vec<u8>)> {
     joined
 }
 
-fn method_name(method: &Method) -> String {
-    match method {
-        Method::Get => "GET".into(),
-        Method::Head => "HEAD".into(),
-        Method::Post => "POST".into(),
-        Method::Put => "PUT".into(),
-        Method::Delete => "DELETE".into(),
-        Method::Connect => "CONNECT".into(),
-        Method::Options => "OPTIONS".into(),
-        Method::Trace => "TRACE".into(),
-        Method::Patch => "PATCH".into(),
-        Method::Other(name) => name.clone(),
-    }
-}
-
 /// `host[:port]` (or `[v6]:port`) into name and port, the port defaulting by scheme.
 fn split_authority(authority: &str, scheme: Option<Scheme>) -> (String, String) {
     let default = match scheme {
@@ -249,16 +232,13 @@ fn percent_decode(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The request's body, read as the app asks for it. The stream is a child of the body
-/// resource, so it is dropped first (`close`).
+/// The request's body, read as the app asks for it.
 struct RequestBody {
     state: RefCell<BodyState>,
 }
 
-#[derive(Default)]
 struct BodyState {
-    stream: Option<InputStream>,
-    body: Option<IncomingBody>,
+    reader: BodyReader,
     /// Read from the stream, not yet given to the app.
     pending: Vec<u8>,
     ended: bool,
@@ -266,40 +246,32 @@ struct BodyState {
 
 impl RequestBody {
     fn new(request: &IncomingRequest) -> RequestBody {
-        let mut state = BodyState::default();
-        if let Ok(body) = request.consume() {
-            state.stream = body.stream().ok();
-            state.body = Some(body);
-        }
-        state.ended = state.stream.is_none();
         RequestBody {
-            state: RefCell::new(state),
+            state: RefCell::new(BodyState {
+                reader: BodyReader::new(request.consume().ok()),
+                pending: Vec::new(),
+                ended: false,
+            }),
         }
     }
 
-    /// Gives the stream and the body back to the host, in that order.
+    /// Gives the body back to the host.
     fn close(&self) {
         let mut state = self.state.borrow_mut();
-        drop(state.stream.take());
-        if let Some(body) = state.body.take() {
-            drop(IncomingBody::finish(body));
-        }
+        state.reader.close();
         state.ended = true;
     }
 }
 
 impl BodyState {
-    /// Reads more into `pending`; false at the end of the body.
+    /// Reads more into `pending`; false at the end of the body (or where it broke off).
     fn fill(&mut self) -> bool {
-        let Some(stream) = &self.stream else {
-            return false;
-        };
-        match stream.blocking_read(READ_SIZE) {
-            Ok(bytes) => {
-                self.pending.extend_from_slice(&bytes);
+        match self.reader.next_chunk() {
+            Ok(Some(chunk)) => {
+                self.pending.extend_from_slice(&chunk);
                 true
             }
-            Err(StreamError::Closed) | Err(StreamError::LastOperationFailed(_)) => {
+            Ok(None) | Err(_) => {
                 self.ended = true;
                 false
             }
@@ -324,9 +296,6 @@ impl BodyState {
         std::mem::take(&mut self.pending)
     }
 }
-
-/// How much one read of the request body asks the host for.
-const READ_SIZE: u64 = 64 * 1024;
 
 /// `wsapi_env.input`: `read(n)` gives up to n bytes (nil at the end, or for n <= 0);
 /// `read()` gives the rest of the body, or nil when nothing is left. `read("*a")` is the
@@ -472,53 +441,48 @@ fn describe_value(value: &Value) -> String {
     }
 }
 
-/// Writes each chunk the iterator gives until it gives nil, then ends the body.
+/// Writes each chunk the iterator gives until it gives nil (or false), then ends the
+/// body.
 fn send_body(session: &Session, body: OutgoingBody, iterator: Value) -> Result<(), String> {
     let Ok(stream) = body.write() else {
         return Err("the response body stream was taken".into());
     };
+    let writer = BodyWriter(stream);
     let result = match &iterator {
         Value::Nil => Ok(()),
-        Value::Function(next) => pump(session, next, &stream),
-        Value::String(s) => write_chunk(&stream, &s.as_bytes()),
+        Value::Function(next) => pump(session, next, &writer),
+        Value::String(s) => writer.write(&s.as_bytes()).map_err(|e| sent_error(&e)),
         other => Err(format!(
             "the app returned a {} as its body",
             other.type_name()
         )),
     };
-    drop(stream);
+    drop(writer);
     result?;
     OutgoingBody::finish(body, None).map_err(|e| format!("the host refused the body: {e:?}"))
 }
 
-fn pump(session: &Session, next: &Function, stream: &OutputStream) -> Result<(), String> {
-    loop {
+fn pump(session: &Session, next: &Function, writer: &BodyWriter) -> Result<(), String> {
+    let mut next_chunk = || -> Result<Option<Vec<u8>>, String> {
         let mut values = session
             .protected_call(next.clone(), MultiValue::new())
             .map_err(|f| describe(&f))?;
         match values.pop_front().unwrap_or(Value::Nil) {
-            Value::Nil | Value::Boolean(false) => return Ok(()),
-            Value::String(chunk) => write_chunk(stream, &chunk.as_bytes())?,
-            chunk @ (Value::Integer(_) | Value::Number(_)) => {
-                let text = chunk.to_string().map_err(|e| e.to_string())?;
-                write_chunk(stream, text.as_bytes())?;
-            }
-            other => {
-                return Err(format!("the body iterator gave a {}", other.type_name()));
-            }
+            Value::Nil | Value::Boolean(false) => Ok(None),
+            Value::String(chunk) => Ok(Some(chunk.as_bytes().to_vec())),
+            chunk @ (Value::Integer(_) | Value::Number(_)) => Ok(Some(
+                chunk.to_string().map_err(|e| e.to_string())?.into_bytes(),
+            )),
+            other => Err(format!("the body iterator gave a {}", other.type_name())),
         }
-    }
+    };
+    writer
+        .write_each(&mut next_chunk)?
+        .map_err(|e| sent_error(&e))
 }
 
-fn write_chunk(stream: &OutputStream, chunk: &[u8]) -> Result<(), String> {
-    let writable = stream.subscribe();
-    let result = write_all(stream, &writable, chunk, &Deadline::never())
-        .map_err(|(e, sent)| format!("the client stopped reading after {sent} bytes: {e}"));
-    drop(writable);
-    result?;
-    stream
-        .flush()
-        .map_err(|e| format!("flushing the body: {e:?}"))
+fn sent_error(e: &NetError) -> String {
+    format!("the response could not be sent: {e}")
 }
 
 /// A plain 500 for an app that failed before it answered (its traceback is on stderr,
@@ -532,7 +496,7 @@ fn send_error(out: ResponseOutparam) {
     ResponseOutparam::set(out, Ok(response));
     if let Ok(body) = body {
         if let Ok(stream) = body.write() {
-            let _ = write_chunk(&stream, b"Internal Server Error\n");
+            let _ = BodyWriter(stream).write(b"Internal Server Error\n");
         }
         let _ = OutgoingBody::finish(body, None);
     }

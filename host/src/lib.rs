@@ -15,6 +15,7 @@
 //!   converted from and to Lua values;
 //! - [`cache`]: the compiled-code cache;
 //! - [`lookup`]: name lookup filtered by the policy;
+//! - `outgoing`: the handler world's outgoing HTTP, under the same policy;
 //! - [`readiness`]: `wasi:io/poll` that keeps socket readiness fresh in busy guests;
 //! - [`sockets`]: this host's own `wasi:sockets` TCP and UDP, over direct system calls;
 //! - [`stdio`]: stdout and stderr passed through without blocking the instance's thread.
@@ -32,6 +33,7 @@ pub mod handles;
 pub mod instance;
 pub mod limits;
 pub mod lookup;
+mod outgoing;
 pub mod policy;
 pub mod readiness;
 pub mod runtime;

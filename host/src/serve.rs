@@ -20,14 +20,11 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioTimer;
 use tokio::net::TcpListener;
+use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
-use wasmtime_wasi_http::{
-    Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks, WasiHttpView,
-};
 
-use crate::policy::NetPolicy;
 use crate::runtime::{Runtime, Sandbox};
 
 /// How long a client may take to send a request's head (slow clients hold a
@@ -136,37 +133,6 @@ async fn within<T>(
                 "the request took longer than {limit:?}"
             ))
         }),
-    }
-}
-
-/// Where the handler world's outgoing requests (`wasi:http/outgoing-handler`) go: the
-/// network policy decides, as for sockets.
-pub(crate) struct OutgoingHttp {
-    policy: NetPolicy,
-}
-
-impl OutgoingHttp {
-    pub(crate) fn new(policy: NetPolicy) -> OutgoingHttp {
-        OutgoingHttp { policy }
-    }
-}
-
-/// What `send_request` gives back: the response, and the connection's remaining work.
-type Sent = Box<dyn Future<Output = Result<(hyper::Response<WasiBody>, Done), HttpError>> + Send>;
-type Done = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
-
-impl WasiHttpHooks for OutgoingHttp {
-    fn send_request(
-        &mut self,
-        request: hyper::Request<WasiBody>,
-        options: Option<RequestOptions>,
-        fut: Done,
-    ) -> Sent {
-        drop(fut);
-        let _ = (&self.policy, options, request);
-        // Outgoing requests are refused until they are checked against the policy on
-        // the address actually connected to.
-        Box::new(async { Err(HttpError::HttpRequestDenied) })
     }
 }
 

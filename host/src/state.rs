@@ -13,9 +13,9 @@ use crate::functions::{HostPanic, InstanceFunctions};
 use crate::handles::{self, SocketCount};
 use crate::limits::{CpuMeter, Limit, Limits, MemoryLimiter};
 use crate::lookup::Lookups;
+use crate::outgoing::OutgoingHttp;
 use crate::policy::NetPolicy;
 use crate::readiness::DriverTurns;
-use crate::serve::OutgoingHttp;
 
 /// Where a sandbox's stdout and stderr go when captured.
 pub(crate) type Captured = (MemoryOutputPipe, MemoryOutputPipe);

@@ -323,7 +323,12 @@ local function portof(port, scheme)
     return n
 end
 
-local function adjustrequest(reqt)
+-- Where the host sends HTTP itself (the handler world's wasi:http/outgoing-handler):
+-- requests with no connection function and no proxy of their own go that way.
+local hasoutgoing, outgoing = pcall(require, "socket.outgoing")
+if not hasoutgoing then outgoing = nil end
+
+local function adjustrequest(reqt, hostsends)
     local nreqt = reqt.url and url.parse(reqt.url, default) or {}
     for k, v in pairs(reqt) do nreqt[k] = v end
     local scheme = SCHEMES[nreqt.scheme or "http"]
@@ -338,7 +343,7 @@ local function adjustrequest(reqt)
     if nreqt.source and not nreqt.headers["content-length"] and not nreqt.headers["transfer-encoding"] then
         nreqt.headers["transfer-encoding"] = "chunked"
     end
-    nreqt.create = nreqt.create or scheme.create(nreqt)
+    if not hostsends then nreqt.create = nreqt.create or scheme.create(nreqt) end
     nreqt.method = nreqt.method or "GET"
     return nreqt
 end
@@ -404,7 +409,27 @@ local function tredirect(reqt, location)
     return result, code, headers, status
 end
 
+-- A request the host sends (see `outgoing`): the same results and redirects.
+local function hostrequest(reqt)
+    local nreqt = adjustrequest(reqt, true)
+    nreqt.timeout = _M.TIMEOUT
+    local code, headers, status, body = outgoing.send(nreqt)
+    socket.try(code, headers)
+    local redirect, err = shouldredirect(nreqt, code, headers)
+    socket.try(not err, err)
+    if redirect and not nreqt.source then
+        return tredirect(reqt, (string.gsub(headers.location, "%s", "")))
+    end
+    if shouldreceivebody(nreqt, code) then
+        socket.try(ltn12.pump.all(body, nreqt.sink or ltn12.sink.null(), nreqt.step or ltn12.pump.step))
+    end
+    return 1, code, headers, status
+end
+
 trequest = function(reqt)
+    if outgoing and reqt.create == nil and reqt.proxy == nil and not _M.PROXY then
+        return hostrequest(reqt)
+    end
     local nreqt = adjustrequest(reqt)
     local host, port = adjustproxy(nreqt)
     local h = _M.open(host, port, nreqt.create)

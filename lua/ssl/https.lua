@@ -81,6 +81,10 @@ local function with_default_port(u)
     return u
 end
 
+-- Where the host sends HTTP itself (the handler world), it does the TLS too, with its
+-- own roots: requests go to socket.http without a connection function of ours.
+local hostsends = pcall(require, "socket.outgoing")
+
 -- https.request(url [, body]) or https.request{...}, as socket.http.request.
 function _M.request(reqt, body)
     if type(reqt) == "string" then
@@ -88,7 +92,7 @@ function _M.request(reqt, body)
         local t = {
             url = with_default_port(reqt),
             sink = ltn12.sink.table(chunks),
-            create = _M.tcp(),
+            create = not hostsends and _M.tcp() or nil,
         }
         if body then
             t.source = ltn12.source.string(body)
@@ -109,7 +113,7 @@ function _M.request(reqt, body)
     if scheme ~= "https" then
         return nil, "https.request needs an https URL"
     end
-    if not t.create then t.create = _M.tcp(t) end
+    if not t.create and not hostsends then t.create = _M.tcp(t) end
     return http.request(t)
 end
 

@@ -14,6 +14,8 @@ pub mod host;
 mod mime;
 mod options;
 mod os;
+#[cfg(feature = "handler-world")]
+mod outgoing;
 mod results;
 mod select;
 mod socket;
@@ -78,6 +80,8 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
         preload.set(name, &loader)?;
     }
     os::install(lua)?;
+    #[cfg(feature = "handler-world")]
+    outgoing::install(lua)?;
     // Last, so that a host module never takes a built-in's name.
     match crate::world::host() {
         Some(h) => host::install(lua, h),

@@ -52,7 +52,36 @@ pub enum NetError {
     /// A TLS operation must wait to write.
     WantWrite,
     Tls(TlsError),
+    /// The handler world's HTTP (`wasi:http`) failed in a way LuaSocket has no word for.
+    Http(HttpError),
     Unknown,
+}
+
+/// `wasi:http` failures beyond LuaSocket's vocabulary (`net::http`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpError {
+    /// A header name or value the host refused.
+    BadHeader,
+    /// A method, scheme, host or path the host refused.
+    BadRequest,
+    /// The host's TLS with the server failed.
+    Tls,
+    /// The server broke HTTP (or a size limit of the host's).
+    Protocol,
+    /// A resource was used twice: a bug in this crate, reported rather than trapped.
+    Internal,
+}
+
+impl HttpError {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpError::BadHeader => "invalid header",
+            HttpError::BadRequest => "invalid request",
+            HttpError::Tls => "tls error",
+            HttpError::Protocol => "http protocol error",
+            HttpError::Internal => "internal error",
+        }
+    }
 }
 
 /// Why TLS failed, in the words a script sees. Certificate problems read as OpenSSL's
@@ -152,6 +181,7 @@ impl NetError {
             NetError::WantRead => "wantread",
             NetError::WantWrite => "wantwrite",
             NetError::Tls(e) => e.as_str(),
+            NetError::Http(e) => e.as_str(),
             NetError::Unknown => "unknown error",
         }
     }

@@ -13,6 +13,8 @@ pub mod closing;
 pub mod connection;
 pub mod dns;
 pub mod error;
+#[cfg(feature = "handler-world")]
+pub mod http;
 pub mod id;
 pub mod options;
 pub mod poll;

@@ -46,7 +46,7 @@ impl From<NetError> for ErrorCode {
             // TLS is not part of the WIT: its would-blocks are timeouts to a caller there,
             // and its failures cannot arise from a WIT call.
             NetError::WantRead | NetError::WantWrite => ErrorCode::Timeout,
-            NetError::Tls(_) | NetError::Unknown => ErrorCode::Unknown,
+            NetError::Tls(_) | NetError::Http(_) | NetError::Unknown => ErrorCode::Unknown,
         }
     }
 }
