@@ -1,6 +1,7 @@
 //! Shared helpers: running the `luasocket-wasi` CLI with a deadline, and native peers.
 #![allow(dead_code)]
 
+pub mod embedder;
 pub mod pki;
 pub mod servers;
 
