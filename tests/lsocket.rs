@@ -43,15 +43,8 @@ fn free_tcp_port(bind: &str) -> u16 {
 
 #[test]
 fn the_lsocket_test_script_passes_with_both_peers_in_the_sandbox() {
-    let script = format!(
-        "{}/../tests/lua/lsocket_test.lua",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let dir = lua_dir();
-    let mut cmd = cli();
-    cmd.args(["run", NET, "--timeout", "60", "--dir", dir.as_str()])
-        .arg(&script);
-    let out = run_within(cmd, Duration::from_secs(120));
+    let options = [NET, "--timeout", "60", "--dir", &lua_dir()];
+    let out = run_test_script(&options, "lsocket_test.lua", &[]);
     assert_eq!(ok(&out), "ok\n");
 }
 

@@ -29,7 +29,7 @@ pub fn test_script(name: &str) -> String {
 }
 
 /// The `--dir` argument that lets test scripts `require` the modules beside them in
-/// tests/lua/ (the scheduler, `sched.lua`).
+/// tests/lua/ (the scheduler, `sched.lua`; the checks, `testsupport.lua`).
 pub fn test_lua_dir() -> String {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/lua");
     let dir = dir
@@ -45,6 +45,18 @@ pub fn lua_dir() -> String {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../lua");
     let dir = dir.canonicalize().expect("the repository's lua/ directory");
     format!("{}::/lua", dir.display())
+}
+
+/// Runs a test script of tests/lua/ (`run OPTIONS SCRIPT ARGS`) to completion within two
+/// minutes, with tests/lua/ mounted so that it finds `testsupport.lua`.
+pub fn run_test_script(options: &[&str], name: &str, args: &[&str]) -> Output {
+    let mut cmd = cli();
+    cmd.arg("run")
+        .args(options)
+        .args(["--dir", &test_lua_dir()])
+        .arg(test_script(name))
+        .args(args);
+    run_within(cmd, Duration::from_secs(120))
 }
 
 /// A fresh scratch directory for one test.
