@@ -15,7 +15,7 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::process::{Child, Output, Stdio};
+use std::process::{Child, Output};
 use std::thread;
 use std::time::Duration;
 
@@ -26,55 +26,21 @@ use common::*;
 /// denied.
 const NET: &str = "--allow-net=127.0.0.1,[::1],localhost";
 
-/// The `--dir` argument that makes `require "socket.compat1"` find the tree's file.
-fn lua_dir() -> String {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../lua");
-    let dir = dir.canonicalize().expect("the repository's lua/ directory");
-    format!("{}::/lua", dir.display())
-}
-
-/// Runs a 1.x chunk to completion.
+/// Runs a 1.x chunk to completion (`lua_dir` makes `require "socket.compat1"` find the
+/// tree's file).
 fn run(chunk: &str) -> Output {
-    let dir = lua_dir();
-    lua(&[NET, "--timeout", "60", "--dir", dir.as_str()], chunk)
+    lua(&[NET, "--timeout", "60", "--dir", &lua_dir()], chunk)
 }
 
 /// Starts a 1.x chunk whose output is read line by line while it runs.
 fn spawn(chunk: &str) -> Child {
-    let dir = lua_dir();
-    let mut cmd = cli();
-    cmd.args([NET, "--timeout", "60", "--dir", dir.as_str(), "-e", chunk])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd.spawn().expect("spawn luasocket-wasi")
-}
-
-/// The port a spawned server script prints first; on anything else, the script's errors.
-fn read_port(child: Child, lines: &mut Lines) -> (Child, u16) {
-    let first = lines.next();
-    match first.parse() {
-        Ok(port) => (child, port),
-        Err(_) => {
-            let out = wait_within(child, Duration::from_secs(30));
-            panic!(
-                "the script prints its port, not {first:?}\nstderr: {}",
-                stderr(&out)
-            );
-        }
-    }
+    spawn_lua(&[NET, "--timeout", "60", "--dir", &lua_dir()], chunk)
 }
 
 #[test]
 fn the_compat1_test_script_passes_with_both_peers_in_the_sandbox() {
-    let script = format!(
-        "{}/../tests/lua/compat1_test.lua",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let dir = lua_dir();
-    let mut cmd = cli();
-    cmd.args(["run", NET, "--timeout", "60", "--dir", dir.as_str()])
-        .arg(&script);
-    let out = run_within(cmd, Duration::from_secs(120));
+    let options = [NET, "--timeout", "60", "--dir", &lua_dir()];
+    let out = run_test_script(&options, "compat1_test.lua", &[]);
     assert_eq!(ok(&out), "ok\n");
 }
 

@@ -14,29 +14,15 @@ use std::time::{Duration, Instant};
 
 use luasocket_wasi_host::value::Node;
 use luasocket_wasi_host::{
-    CallError, Graph, HostError, HostFunctions, Limit, Limits, LuaValue, NetPolicy, Plugin,
-    Runtime, RuntimeOptions, Sandbox, World,
+    CallError, Graph, HostError, HostFunctions, Limit, Limits, LuaValue, Plugin, Runtime,
+    RuntimeOptions, Sandbox, World,
 };
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-fn runtime() -> Runtime {
-    Runtime::with_cache(Some(common::cache_dir())).expect("runtime")
-}
+use common::embedder::{block_on, capturing_sandbox, runtime};
 
 fn sandbox() -> Sandbox {
-    Sandbox {
-        net: NetPolicy::parse("127.0.0.1").unwrap(),
-        capture_output: true,
-        ..Sandbox::default()
-    }
-}
-
-fn block_on<F: Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
+    capturing_sandbox("127.0.0.1")
 }
 
 async fn load(runtime: &Runtime, sandbox: &Sandbox, source: &str) -> Plugin {

@@ -10,8 +10,9 @@ use std::net::TcpListener;
 use std::thread;
 use std::time::Duration;
 
+use common::embedder::{block_on, capturing_sandbox};
 use common::*;
-use luasocket_wasi_host::{Invocation, Limit, Limits, NetPolicy, Outcome, Runtime, Sandbox};
+use luasocket_wasi_host::{Invocation, Limit, Limits, Outcome, Runtime, Sandbox};
 
 const NET: &str = "--allow-net=127.0.0.1,[::1]";
 
@@ -26,19 +27,9 @@ fn invocation(source: &str) -> Invocation {
 
 fn sandbox(limits: Limits) -> Sandbox {
     Sandbox {
-        net: NetPolicy::parse("127.0.0.1").unwrap(),
-        capture_output: true,
         limits,
-        ..Sandbox::default()
+        ..capturing_sandbox("127.0.0.1")
     }
-}
-
-fn block_on<F: Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
 }
 
 /// A peer that accepts and then streams data forever (until the reader goes away).

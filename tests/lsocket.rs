@@ -9,53 +9,27 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::process::{Child, Output, Stdio};
+use std::process::{Child, Output};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
+use common::peers::echo_peer;
 use common::*;
 
 /// Loopback, `localhost` (the script resolves it) and the wildcard addresses (it binds
 /// INADDR_ANY and IN6ADDR_ANY). 10.1.2.3 stays denied: the script relies on that.
 const NET: &str = "--allow-net=127.0.0.1,[::1],localhost,0.0.0.0,[::]";
 
-/// The `--dir` argument that makes `require "lsocket"` find lua/lsocket.lua.
-fn lua_dir() -> String {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../lua");
-    let dir = dir.canonicalize().expect("the repository's lua/ directory");
-    format!("{}::/lua", dir.display())
-}
-
-/// Runs an lsocket chunk to completion.
+/// Runs an lsocket chunk to completion (`lua_dir` makes `require "lsocket"` find
+/// lua/lsocket.lua).
 fn run(chunk: &str) -> Output {
-    let dir = lua_dir();
-    lua(&[NET, "--timeout", "30", "--dir", dir.as_str()], chunk)
+    lua(&[NET, "--timeout", "30", "--dir", &lua_dir()], chunk)
 }
 
 /// Starts an lsocket chunk whose output is read line by line while it runs.
 fn spawn(chunk: &str) -> Child {
-    let dir = lua_dir();
-    let mut cmd = cli();
-    cmd.args([NET, "--timeout", "60", "--dir", dir.as_str(), "-e", chunk])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd.spawn().expect("spawn luasocket-wasi")
-}
-
-/// The port a spawned server script prints first; on anything else, the script's errors.
-fn read_port(child: Child, lines: &mut Lines) -> (Child, u16) {
-    let first = lines.next();
-    match first.parse() {
-        Ok(port) => (child, port),
-        Err(_) => {
-            let out = wait_within(child, Duration::from_secs(30));
-            panic!(
-                "the script prints its port, not {first:?}\nstderr: {}",
-                stderr(&out)
-            );
-        }
-    }
+    spawn_lua(&[NET, "--timeout", "60", "--dir", &lua_dir()], chunk)
 }
 
 /// A port nobody listens on (it was just free).
@@ -69,15 +43,8 @@ fn free_tcp_port(bind: &str) -> u16 {
 
 #[test]
 fn the_lsocket_test_script_passes_with_both_peers_in_the_sandbox() {
-    let script = format!(
-        "{}/../tests/lua/lsocket_test.lua",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let dir = lua_dir();
-    let mut cmd = cli();
-    cmd.args(["run", NET, "--timeout", "60", "--dir", dir.as_str()])
-        .arg(&script);
-    let out = run_within(cmd, Duration::from_secs(120));
+    let options = [NET, "--timeout", "60", "--dir", &lua_dir()];
+    let out = run_test_script(&options, "lsocket_test.lua", &[]);
     assert_eq!(ok(&out), "ok\n");
 }
 
@@ -338,25 +305,6 @@ fn connecting_to_a_closed_native_port_is_refused() {
     "#
     .replace("__PORT__", &port.to_string());
     assert_eq!(ok(&run(&script)), "nil\tconnection refused\n");
-}
-
-/// A native UDP peer answering each datagram reversed, until "stop".
-fn echo_peer(bind: &str) -> (u16, thread::JoinHandle<()>) {
-    let peer = UdpSocket::bind(bind).unwrap();
-    let port = peer.local_addr().unwrap().port();
-    let handle = thread::spawn(move || {
-        let mut buf = [0u8; 2048];
-        loop {
-            let (n, from) = peer.recv_from(&mut buf).unwrap();
-            if &buf[..n] == b"stop" {
-                return;
-            }
-            let mut reply = buf[..n].to_vec();
-            reply.reverse();
-            peer.send_to(&reply, from).unwrap();
-        }
-    });
-    (port, handle)
 }
 
 fn udp_with_a_native_peer(host: &str, bind: &str) {

@@ -3,11 +3,9 @@
 
 mod common;
 
-use luasocket_wasi_host::{Failure, Invocation, Limits, Outcome, Runtime, Sandbox};
+use luasocket_wasi_host::{Failure, Invocation, Limits, Outcome, Sandbox};
 
-fn runtime() -> Runtime {
-    Runtime::with_cache(Some(common::cache_dir())).expect("runtime")
-}
+use common::embedder::runtime;
 
 fn run_with(sandbox: &Sandbox, source: &str) -> Outcome {
     let rt = tokio::runtime::Builder::new_current_thread()

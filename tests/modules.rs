@@ -4,21 +4,13 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 
 fn run_lua_test(name: &str) -> String {
-    let script = format!("{}/../tests/lua/{name}", env!("CARGO_MANIFEST_DIR"));
     // ltn12's file tests need a temporary directory.
     let tmp = scratch(&format!("luatest-{name}"));
-    let mut cmd = cli();
-    cmd.arg("run")
-        .arg("--dir")
-        .arg(format!("{}::/tmp", tmp.display()))
-        .arg(&script);
-    let out = run_within(cmd, Duration::from_secs(120));
-    ok(&out)
+    let tmp = format!("{}::/tmp", tmp.display());
+    ok(&run_test_script(&["--dir", &tmp], name, &[]))
 }
 
 #[test]

@@ -33,10 +33,6 @@ fn redis_lua_dir() -> String {
     format!("{}::/lib", dir.canonicalize().unwrap().display())
 }
 
-fn lua_script(name: &str) -> String {
-    format!("{}/../tests/lua/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
 /// Sends one command to redis from native code and returns its reply: a status, error
 /// or integer line as is, a bulk string's contents.
 fn native_command(port: u16, words: &[&str]) -> String {
@@ -70,13 +66,9 @@ fn redis_lua_runs_unmodified_against_a_real_redis_server() {
     let redis = servers::redis(&dir);
     // A port that was just free: nobody listens there.
     let closed = free_port();
-    let lib = redis_lua_dir();
-    let mut cmd = cli();
-    cmd.args(["run", NET, "--timeout", "60", "--dir", lib.as_str()])
-        .arg(lua_script("redis_test.lua"))
-        .arg(redis.port.to_string())
-        .arg(closed.to_string());
-    let out = run_within(cmd, Duration::from_secs(120));
+    let options = [NET, "--timeout", "60", "--dir", &redis_lua_dir()];
+    let ports = [redis.port.to_string(), closed.to_string()];
+    let out = run_test_script(&options, "redis_test.lua", &[&ports[0], &ports[1]]);
     assert_eq!(ok(&out), "ok\n", "stderr: {}", stderr(&out));
     // The script left a key behind: seen from outside, it was this server it talked to,
     // and the count it wrote shows the script ran its checks (447 when written).
@@ -95,7 +87,7 @@ fn a_lua_subscriber_receives_what_a_native_publisher_sends() {
     let lib = redis_lua_dir();
     let mut cmd = cli();
     cmd.args(["run", NET, "--timeout", "60", "--dir", lib.as_str()])
-        .arg(lua_script("redis_subscriber.lua"))
+        .arg(test_script("redis_subscriber.lua"))
         .arg(redis.port.to_string())
         .arg("feed")
         .stdout(Stdio::piped())

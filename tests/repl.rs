@@ -11,9 +11,10 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use common::embedder::{block_on, runtime};
 use common::*;
 use luasocket_wasi_host::bindings::exports::luasocket::socket::lua::Evaluation;
-use luasocket_wasi_host::{CallError, Failure, Interrupt, Invocation, Outcome, Runtime, Sandbox};
+use luasocket_wasi_host::{CallError, Failure, Interrupt, Invocation, Outcome, Sandbox};
 use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
 
 /// The CLI on the slave side of a new pseudo-terminal, as a session leader whose
@@ -299,18 +300,6 @@ fn i_after_a_script_enters_the_loop_with_its_globals() {
 }
 
 // The session underneath, through the library.
-
-fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
-
-fn runtime() -> Runtime {
-    Runtime::with_cache(Some(cache_dir())).unwrap()
-}
 
 #[test]
 fn a_session_keeps_one_state_across_steps_and_inputs() {

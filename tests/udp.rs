@@ -3,29 +3,11 @@
 mod common;
 
 use std::net::UdpSocket;
-use std::thread;
 
+use common::peers::echo_peer;
 use common::*;
 
 const NET: &str = "--allow-net=127.0.0.1,[::1]";
-
-fn echo_peer(bind: &str) -> (u16, thread::JoinHandle<()>) {
-    let peer = UdpSocket::bind(bind).unwrap();
-    let port = peer.local_addr().unwrap().port();
-    let handle = thread::spawn(move || {
-        let mut buf = [0u8; 70000];
-        loop {
-            let (n, from) = peer.recv_from(&mut buf).unwrap();
-            if &buf[..n] == b"stop" {
-                return;
-            }
-            let mut reply = buf[..n].to_vec();
-            reply.reverse();
-            peer.send_to(&reply, from).unwrap();
-        }
-    });
-    (port, handle)
-}
 
 fn exchange(host: &str, bind: &str) {
     let (port, peer) = echo_peer(bind);

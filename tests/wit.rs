@@ -15,30 +15,12 @@ use luasocket_wasi_host::bindings::exports::luasocket::socket::tcp::{
     Class, Family, Pattern, Timeouts,
 };
 use luasocket_wasi_host::bindings::exports::luasocket::socket::types::{ErrorCode, OptionValue};
-use luasocket_wasi_host::{
-    CallError, Instance, Limits, LuaValue, NetPolicy, Outcome, Runtime, Sandbox,
-};
+use luasocket_wasi_host::{CallError, Instance, Limits, LuaValue, Outcome, Sandbox};
 
-fn runtime() -> Runtime {
-    Runtime::with_cache(Some(common::cache_dir())).expect("runtime")
-}
+use common::embedder::{block_on_unconstrained, capturing_sandbox, runtime};
 
 fn loopback() -> Sandbox {
-    Sandbox {
-        net: NetPolicy::parse("127.0.0.1,[::1],localhost").unwrap(),
-        capture_output: true,
-        ..Sandbox::default()
-    }
-}
-
-/// Runs a test body as an embedder should drive the exports: outside tokio's cooperative
-/// budget (see `Instance::parts`).
-fn block_on<F: Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(tokio::task::coop::unconstrained(f))
+    capturing_sandbox("127.0.0.1,[::1],localhost")
 }
 
 async fn instance() -> Instance {
@@ -59,7 +41,7 @@ fn tcp_resource_against_a_native_server() {
         // Keep the connection open a while so a receive can time out.
         thread::sleep(Duration::from_millis(400));
     });
-    block_on(async {
+    block_on_unconstrained(async {
         let mut inst = instance().await;
         let (store, exports) = inst.parts();
         let tcp = exports.luasocket_socket_tcp();
@@ -181,7 +163,7 @@ fn tcp_errors_options_and_a_server_resource() {
         .local_addr()
         .unwrap()
         .port();
-    block_on(async {
+    block_on_unconstrained(async {
         let mut inst = instance().await;
         let (store, exports) = inst.parts();
         let tcp = exports.luasocket_socket_tcp();
@@ -328,7 +310,7 @@ fn tcp_errors_options_and_a_server_resource() {
 fn udp_dns_and_select_resources() {
     let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
     let peer_port = peer.local_addr().unwrap().port();
-    block_on(async {
+    block_on_unconstrained(async {
         let mut inst = instance().await;
         let (store, exports) = inst.parts();
         let udp = exports.luasocket_socket_udp();
@@ -445,7 +427,7 @@ const PLUGIN: &str = r#"
 
 #[test]
 fn plugin_calls_with_every_value_type() {
-    block_on(async {
+    block_on_unconstrained(async {
         let mut plugin = runtime()
             .load_plugin(&loopback(), "=plugin", PLUGIN.as_bytes())
             .await
@@ -533,7 +515,7 @@ fn a_plugin_that_hits_a_limit_is_stopped_and_others_carry_on() {
         },
         ..loopback()
     };
-    block_on(async {
+    block_on_unconstrained(async {
         let rt = runtime();
         let mut spinning = rt
             .load_plugin(&sandbox, "=plugin", PLUGIN.as_bytes())

@@ -1,6 +1,8 @@
 //! Shared helpers: running the `luasocket-wasi` CLI with a deadline, and native peers.
 #![allow(dead_code)]
 
+pub mod embedder;
+pub mod peers;
 pub mod pki;
 pub mod servers;
 
@@ -27,13 +29,34 @@ pub fn test_script(name: &str) -> String {
 }
 
 /// The `--dir` argument that lets test scripts `require` the modules beside them in
-/// tests/lua/ (the scheduler, `sched.lua`).
+/// tests/lua/ (the scheduler, `sched.lua`; the checks, `testsupport.lua`).
 pub fn test_lua_dir() -> String {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/lua");
     let dir = dir
         .canonicalize()
         .expect("the repository's tests/lua/ directory");
     format!("{}::/tests-lua", dir.display())
+}
+
+/// The `--dir` argument that mounts the repository's lua/ at `/lua`, where `require` looks
+/// first: the tests exercise the files in the tree whether or not the component embeds
+/// them.
+pub fn lua_dir() -> String {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../lua");
+    let dir = dir.canonicalize().expect("the repository's lua/ directory");
+    format!("{}::/lua", dir.display())
+}
+
+/// Runs a test script of tests/lua/ (`run OPTIONS SCRIPT ARGS`) to completion within two
+/// minutes, with tests/lua/ mounted so that it finds `testsupport.lua`.
+pub fn run_test_script(options: &[&str], name: &str, args: &[&str]) -> Output {
+    let mut cmd = cli();
+    cmd.arg("run")
+        .args(options)
+        .args(["--dir", &test_lua_dir()])
+        .arg(test_script(name))
+        .args(args);
+    run_within(cmd, Duration::from_secs(120))
 }
 
 /// A fresh scratch directory for one test.
@@ -76,6 +99,33 @@ pub fn lua(options: &[&str], chunk: &str) -> Output {
     let mut cmd = cli();
     cmd.args(options).arg("-e").arg(chunk);
     run_within(cmd, Duration::from_secs(60))
+}
+
+/// Starts a Lua chunk (`-e`) with the given options, its output piped to be read while it
+/// runs ([`Lines`]).
+pub fn spawn_lua(options: &[&str], chunk: &str) -> Child {
+    let mut cmd = cli();
+    cmd.args(options)
+        .arg("-e")
+        .arg(chunk)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.spawn().expect("spawn luasocket-wasi")
+}
+
+/// The port a spawned server script prints first; on anything else, the script's errors.
+pub fn read_port(child: Child, lines: &mut Lines) -> (Child, u16) {
+    let first = lines.next();
+    match first.parse() {
+        Ok(port) => (child, port),
+        Err(_) => {
+            let out = wait_within(child, Duration::from_secs(30));
+            panic!(
+                "the script prints its port, not {first:?}\nstderr: {}",
+                stderr(&out)
+            );
+        }
+    }
 }
 
 pub fn stdout(out: &Output) -> String {

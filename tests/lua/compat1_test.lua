@@ -5,7 +5,7 @@
 --
 -- Run with loopback and "localhost" allowed, and nothing else:
 --   luasocket-wasi run --allow-net=127.0.0.1,[::1],localhost \
---       --dir lua::/lua tests/lua/compat1_test.lua
+--       --dir lua::/lua --dir tests/lua::/tests-lua tests/lua/compat1_test.lua
 -- 10.1.2.3 and the name "denied.example" must stay denied: they stand for what the policy
 -- refuses.
 --
@@ -23,40 +23,9 @@ for k in pairs(_G) do globals_before[k] = true end
 
 local s1 = require("socket.compat1")
 
-local checks = 0
-
-local function show(v)
-    if type(v) == "string" then return string.format("%q", v) end
-    return tostring(v)
-end
-
-local function eq(got, want, what)
-    checks = checks + 1
-    if got ~= want then
-        error(what .. ": expected " .. show(want) .. ", got " .. show(got), 2)
-    end
-end
-
-local function yes(cond, what)
-    checks = checks + 1
-    if not cond then error(what, 2) end
-end
-
--- The expected results of a call, nils included.
-local R = table.pack
-
--- Exactly the values `want`, compared one by one: a missing or extra value is caught.
-local function returns(what, want, ...)
-    eq(select("#", ...), want.n, what .. ": number of results")
-    for i = 1, want.n do eq((select(i, ...)), want[i], what .. ": result " .. i) end
-end
-
--- `f` raises an error whose message contains `text` (plain).
-local function raises(f, text, what)
-    local ok, err = pcall(f)
-    eq(ok, false, what .. " raises")
-    yes(tostring(err):find(text, 1, true), what .. ": message " .. show(err))
-end
+local support = require("testsupport")
+local eq, yes, R, returns, raises = support.eq, support.yes, support.R, support.returns,
+    support.raises
 
 local LIMIT = 10 -- seconds any wait in this test may take before it fails
 
@@ -65,7 +34,7 @@ local function ready(sock, operation, what)
     local deadline = socket.gettime() + LIMIT
     while socket.gettime() < deadline do
         if poll(sock, operation) == 1 then
-            checks = checks + 1
+            support.checks = support.checks + 1
             return
         end
         socket.sleep(0.005)
@@ -590,4 +559,4 @@ do
 end
 
 print("ok")
-io.stderr:write(checks, " checks\n")
+io.stderr:write(support.checks, " checks\n")

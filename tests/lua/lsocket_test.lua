@@ -3,47 +3,15 @@
 --
 -- Run with loopback, "localhost" and the wildcard addresses allowed:
 --   luasocket-wasi run --allow-net=127.0.0.1,[::1],localhost,0.0.0.0,[::] \
---       --dir lua::/lua tests/lua/lsocket_test.lua
+--       --dir lua::/lua --dir tests/lua::/tests-lua tests/lua/lsocket_test.lua
 -- 10.1.2.3 must stay denied: it stands for an address the policy refuses.
 
 local ls = require("lsocket")
 local core = require("socket.core")
 
-local checks = 0
-
-local function show(v)
-    if type(v) == "string" then return string.format("%q", v) end
-    return tostring(v)
-end
-
-local function eq(got, want, what)
-    checks = checks + 1
-    if got ~= want then
-        error(what .. ": expected " .. show(want) .. ", got " .. show(got), 2)
-    end
-end
-
-local function yes(cond, what)
-    checks = checks + 1
-    if not cond then error(what, 2) end
-end
-
--- The expected results of a call, nils included.
-local R = table.pack
-
--- Exactly the values `want` (made by R), compared one by one, so a missing or extra
--- result (a message where a bare nil was due) is caught.
-local function returns(what, want, ...)
-    eq(select("#", ...), want.n, what .. ": number of results")
-    for i = 1, want.n do eq((select(i, ...)), want[i], what .. ": result " .. i) end
-end
-
--- `f` raises an error whose message contains `pattern` (plain text).
-local function raises(f, pattern, what)
-    local ok, err = pcall(f)
-    eq(ok, false, what .. " raises")
-    yes(tostring(err):find(pattern, 1, true), what .. ": message " .. show(err))
-end
+local support = require("testsupport")
+local show, eq, yes, R, returns, raises = support.show, support.eq, support.yes, support.R,
+    support.returns, support.raises
 
 local NO_UNIX = "unix domain sockets are not available: WASI 0.2 has no Unix-domain sockets"
 local NO_MCAST = "multicast is not available: WASI 0.2 has no multicast or broadcast"
@@ -621,5 +589,5 @@ end
 
 server:close()
 returns("server closed", R(nil, "socket is closed"), server:accept())
-io.stderr:write("lsocket_test: ", checks, " checks\n")
+io.stderr:write("lsocket_test: ", support.checks, " checks\n")
 print("ok")

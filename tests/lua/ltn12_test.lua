@@ -1,35 +1,14 @@
--- Tests for ltn12. Prints "ok" when every check passes.
+-- Tests for ltn12. Prints "ok" when every check passes. The checks come from
+-- testsupport.lua beside this file: tests/lua must be on package.path
+-- (`--dir tests/lua::/tests-lua` in the component, LUA_PATH="tests/lua/?.lua;;" natively).
 
 local globals_before = {}
 for k in pairs(_G) do globals_before[k] = true end
 
 local ltn12 = require("ltn12")
 
-local checks = 0
-
-local function show(v)
-    if type(v) == "string" then return string.format("%q", v) end
-    return tostring(v)
-end
-
-local function eq(got, want, what)
-    checks = checks + 1
-    assert(got == want, what .. ": expected " .. show(want) .. ", got " .. show(got))
-end
-
--- Compares two lists (and their lengths).
-local function list_eq(got, want, what)
-    eq(#got, #want, what .. " (length)")
-    for i = 1, #want do eq(got[i], want[i], what .. " [" .. i .. "]") end
-end
-
--- Calls f expecting an error whose message contains `fragment`.
-local function fails(fragment, what, f, ...)
-    local ok, err = pcall(f, ...)
-    eq(ok, false, what .. " raises an error")
-    eq(type(err) == "string" and err:find(fragment, 1, true) ~= nil, true,
-        what .. ": error " .. show(err) .. " mentions " .. show(fragment))
-end
+local support = require("testsupport")
+local eq, list_eq, raises = support.eq, support.list_eq, support.raises
 
 -- Reads a source to its end: the list of chunks, and the error if it ended with one.
 local function drain(src, limit)
@@ -186,7 +165,7 @@ do
     eq(src(), nil, "table source end")
     list_eq(drain(ltn12.source.table({ "x", "", "y" })), { "x", "", "y" }, "table source with \"\"")
     eq(#drain(ltn12.source.table({})), 0, "table source of empty table")
-    fails("assertion", "source.table(nil)", ltn12.source.table, nil)
+    raises(ltn12.source.table, "assertion", "source.table(nil)", nil)
 end
 
 ------------------------------------------------------------------------------
@@ -221,7 +200,7 @@ do
     eq(chunk, nil, "simplify: error chunk")
     eq(extra, "e", "simplify: error message")
     list_eq(drain(ltn12.source.simplify(ltn12.source.string("plain"))), { "plain" }, "simplify: plain source")
-    fails("assertion", "source.simplify(nil)", ltn12.source.simplify, nil)
+    raises(ltn12.source.simplify, "assertion", "source.simplify(nil)", nil)
 
     -- rewind: chunks given back come out again, last first
     src = ltn12.source.rewind(ltn12.source.table({ "a", "b", "c" }))
@@ -240,7 +219,7 @@ do
     eq(src(), nil, "rewind: end again")
     chunk, err = ltn12.source.rewind(ltn12.source.error("oops"))()
     eq(err, "oops", "rewind passes errors on")
-    fails("assertion", "source.rewind(nil)", ltn12.source.rewind, nil)
+    raises(ltn12.source.rewind, "assertion", "source.rewind(nil)", nil)
 end
 
 ------------------------------------------------------------------------------
@@ -312,7 +291,7 @@ do
 
     -- a filter may only return nil at the end of the stream
     f = ltn12.filter.chain(upper, function() return nil end)
-    fails("filter returned inappropriate nil", "chain: nil in the middle of the stream", f, "x")
+    raises(f, "filter returned inappropriate nil", "chain: nil in the middle of the stream", "x")
 end
 
 ------------------------------------------------------------------------------
@@ -321,7 +300,7 @@ end
 do
     local src = ltn12.source.chain(ltn12.source.string("hello"), upper)
     list_eq(drain(src), { "HELLO" }, "source.chain with one filter")
-    fails("source is empty!", "source.chain called after its end", src)
+    raises(src, "source is empty!", "source.chain called after its end")
 
     -- several filters are chained
     src = ltn12.source.chain(ltn12.source.table({ "ab", "cde" }), upper, pieces(2), bracket)
@@ -358,7 +337,7 @@ do
     eq(err, "src failed", "source.chain passes the error on")
 
     src = ltn12.source.chain(ltn12.source.string("x"), function() return nil end)
-    fails("filter returned inappropriate nil", "source.chain: nil in the middle", src)
+    raises(src, "filter returned inappropriate nil", "source.chain: nil in the middle")
 
     -- after the end, a filter must not answer "" to being drained with nil
     local state = 0
@@ -368,9 +347,9 @@ do
         return ""
     end)
     eq(src(), "last", "source.chain: data at the end")
-    fails('filter returned ""', "source.chain: \"\" while flushing", src)
+    raises(src, 'filter returned ""', "source.chain: \"\" while flushing")
 
-    fails("assertion", "source.chain without a filter", ltn12.source.chain, ltn12.source.empty(), nil)
+    raises(ltn12.source.chain, "assertion", "source.chain without a filter", ltn12.source.empty(), nil)
 end
 
 ------------------------------------------------------------------------------
@@ -417,7 +396,7 @@ do
     r1, r2 = ltn12.sink.simplify(ltn12.sink.error("bad"))("x")
     eq(r1, nil, "sink.simplify error")
     eq(r2, "bad", "sink.simplify error message")
-    fails("assertion", "sink.simplify(nil)", ltn12.sink.simplify, nil)
+    raises(ltn12.sink.simplify, "assertion", "sink.simplify(nil)", nil)
 
     -- sink.chain: data filtered, the filter drained after each chunk, the end passed on
     local out
@@ -456,7 +435,7 @@ do
     ok, err = ltn12.sink.chain(upper, ltn12.sink.error("full"))("x")
     eq(ok, nil, "sink.chain error result")
     eq(err, "full", "sink.chain error message")
-    fails("assertion", "sink.chain without a sink", ltn12.sink.chain, upper, nil)
+    raises(ltn12.sink.chain, "assertion", "sink.chain without a sink", upper, nil)
 end
 
 ------------------------------------------------------------------------------
@@ -522,7 +501,7 @@ do
     eq(ltn12.pump.all(ltn12.source.table({ "a", "b", "c" }), ltn12.sink.null(), counting_step), 1,
         "all with a custom step")
     eq(steps, 4, "all calls step until the end")
-    fails("assertion", "pump.all without a sink", ltn12.pump.all, ltn12.source.empty(), nil)
+    raises(ltn12.pump.all, "assertion", "pump.all without a sink", ltn12.source.empty(), nil)
 
     -- chunked pumping of a large body through chained filters on both sides
     local body = {}

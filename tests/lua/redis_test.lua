@@ -4,7 +4,7 @@
 --
 --   luasocket-wasi run --allow-net=127.0.0.1 --timeout 60 \
 --       --dir target/test-deps/lua-redis/usr/share/lua/5.1::/lib \
---       tests/lua/redis_test.lua REDIS_PORT CLOSED_PORT
+--       --dir tests/lua::/tests-lua tests/lua/redis_test.lua REDIS_PORT CLOSED_PORT
 --
 -- REDIS_PORT: a redis-server on 127.0.0.1 whose database 0 may be wiped (the test
 -- flushes it). CLOSED_PORT: a loopback port nobody listens on. When the test is done it
@@ -22,39 +22,9 @@ local HOST = "127.0.0.1"
 -- settimeout(t, "t")), so a missing reply fails the test instead of hanging it.
 local LIMIT = 10
 
-local checks = 0
-
-local function show(v)
-    if type(v) == "string" then return string.format("%q", v) end
-    return tostring(v)
-end
-
-local function eq(got, want, what)
-    checks = checks + 1
-    if got ~= want then
-        error(what .. ": expected " .. show(want) .. ", got " .. show(got), 2)
-    end
-end
-
-local function yes(cond, what)
-    checks = checks + 1
-    if not cond then error(what, 2) end
-end
-
-local function list_eq(got, want, what)
-    eq(type(got), "table", what .. " is a list")
-    eq(#got, #want, what .. " (length)")
-    for i = 1, #want do eq(got[i], want[i], what .. " [" .. i .. "]") end
-end
-
--- `f(...)` raises an error whose message contains `fragment` (plain text); returns it.
-local function raises(fragment, what, f, ...)
-    local ok, err = pcall(f, ...)
-    eq(ok, false, what .. " raises")
-    yes(type(err) == "string" and err:find(fragment, 1, true),
-        what .. ": message " .. show(err) .. " should contain " .. show(fragment))
-    return err
-end
+local support = require("testsupport")
+local show, eq, yes, list_eq, raises = support.show, support.eq, support.yes, support.list_eq,
+    support.raises
 
 local function connect()
     return redis.connect({ host = HOST, port = port, timeout = LIMIT })
@@ -203,15 +173,15 @@ yes(all_new, "big pipeline: every hset created its field")
 eq(client:hlen("pipe:big"), 1000, "big pipeline: the hash has every field")
 eq(client:hget("pipe:big", "field777"), "777", "big pipeline: a field's value")
 -- An error raised inside the pipeline block sends nothing; the client stays usable.
-raises("stop here", "an error inside a pipeline block", client.pipeline, client, function(p)
+raises(client.pipeline, "stop here", "an error inside a pipeline block", client, function(p)
     p:set("never", "sent")
     error("stop here")
 end)
 eq(client:exists("never"), false, "nothing from the failed pipeline was sent")
 -- Two commands without parsers: the Lua 5.4 table.insert failure described above.
-raises("bad argument #2 to 'table_insert' (position out of bounds)",
+raises(client.pipeline, "bad argument #2 to 'table_insert' (position out of bounds)",
     "a pipeline of two parser-less commands (redis.lua on Lua >= 5.2)",
-    client.pipeline, client, function(p)
+    client, function(p)
         p:set("never", "sent")
         p:get("never")
     end)
@@ -286,25 +256,26 @@ eq(subscriber:ping(), true, "the former subscriber is an ordinary client again")
 -- Errors from the server come back as Lua errors the script can catch, prefixed with
 -- "redis error: ", and the connection stays usable after each.
 eq(client:set("a-string", "x"), true, "set before the type error")
-raises("redis error: WRONGTYPE Operation against a key holding the wrong kind of value",
-    "lpush on a string", client.lpush, client, "a-string", "y")
-raises("redis error: ERR value is not an integer or out of range",
-    "incr of a non-number", client.incr, client, "greeting")
-raises("redis error: ERR wrong number of arguments for 'get' command",
-    "get without a key", client.get, client)
-raises("redis error: ERR unknown command 'NOSUCHCOMMAND'",
-    "an unknown command sent raw", client.raw_cmd, client, "NOSUCHCOMMAND with args")
+raises(client.lpush,
+    "redis error: WRONGTYPE Operation against a key holding the wrong kind of value",
+    "lpush on a string", client, "a-string", "y")
+raises(client.incr, "redis error: ERR value is not an integer or out of range",
+    "incr of a non-number", client, "greeting")
+raises(client.get, "redis error: ERR wrong number of arguments for 'get' command",
+    "get without a key", client)
+raises(client.raw_cmd, "redis error: ERR unknown command 'NOSUCHCOMMAND'",
+    "an unknown command sent raw", client, "NOSUCHCOMMAND with args")
 -- A command redis.lua does not know: its pipeline proxy refuses the name.
-raises("unknown redis command: nosuchcommand", "an unknown command in a pipeline",
-    client.pipeline, client, function(p) p:nosuchcommand() end)
+raises(client.pipeline, "unknown redis command: nosuchcommand",
+    "an unknown command in a pipeline", client, function(p) p:nosuchcommand() end)
 eq(client:ping(), true, "the connection survives server errors")
 
 -- A read that outlasts the client's timeout: BLPOP on an empty list waits 5 s on the
 -- server, the client gives up after 0.3 s with LuaSocket's "timeout".
 local impatient = redis.connect({ host = HOST, port = port, timeout = 0.3 })
 local t0 = socket.gettime()
-raises("connection error: timeout", "a blocking pop beyond the client's timeout",
-    impatient.blpop, impatient, "empty-list", 5)
+raises(impatient.blpop, "connection error: timeout",
+    "a blocking pop beyond the client's timeout", impatient, "empty-list", 5)
 local waited = socket.gettime() - t0
 yes(waited >= 0.25 and waited < 3, "the timeout took about 0.3 s, not " .. waited)
 
@@ -314,17 +285,17 @@ local victim = connect()
 local victim_id = victim:client("id")
 eq(math.type(victim_id), "integer", "client id")
 eq(client:client("kill", "id", victim_id), 1, "client kill")
-raises("connection error: closed", "a command on a connection the server closed",
-    victim.ping, victim)
+raises(victim.ping, "connection error: closed",
+    "a command on a connection the server closed", victim)
 
 -- Connection refused on a closed port, reported by redis.connect as an error.
-raises("could not connect to 127.0.0.1:" .. closed_port .. " [connection refused]",
-    "connecting to a closed port", redis.connect, HOST, closed_port)
+raises(redis.connect, "could not connect to 127.0.0.1:" .. closed_port .. " [connection refused]",
+    "connecting to a closed port", HOST, closed_port)
 
 -- QUIT, then the key the caller checks from outside.
 eq(by_args:quit(), true, "quit")
-eq(client:set("written-by-lua", "checks: " .. checks), true, "the key left for the caller")
+eq(client:set("written-by-lua", "checks: " .. support.checks), true, "the key left for the caller")
 eq(client:quit(), true, "quit of the main client")
 
-io.stderr:write("redis_test: ", checks, " checks\n")
+io.stderr:write("redis_test: ", support.checks, " checks\n")
 print("ok")

@@ -1,9 +1,12 @@
--- Tests for socket.url. Prints "ok" when every check passes.
+-- Tests for socket.url. Prints "ok" when every check passes. The checks come from
+-- testsupport.lua beside this file: tests/lua must be on package.path
+-- (`--dir tests/lua::/tests-lua` in the component, LUA_PATH="tests/lua/?.lua;;" natively).
 --
 -- Where LuaSocket 3.1 departs from RFC 3986 (or from its own URL grammar), this module
 -- follows the RFC. Those checks go through `fixed`; with LUASOCKET_ORIGINAL set in the
--- environment (to run this file against the original LuaSocket as an oracle) they are
--- listed on stderr instead of failing.
+-- environment (to run this file against the original LuaSocket as an oracle:
+-- LUASOCKET_ORIGINAL=1 LUA_PATH="tests/lua/?.lua;;" lua5.4 tests/lua/url_test.lua) they
+-- are listed on stderr instead of failing.
 
 local globals_before = {}
 for k in pairs(_G) do globals_before[k] = true end
@@ -12,22 +15,13 @@ local url = require("socket.url")
 local socket = require("socket")
 
 local original = os.getenv and os.getenv("LUASOCKET_ORIGINAL") ~= nil
-local checks = 0
-
-local function show(v)
-    if type(v) == "string" then return string.format("%q", v) end
-    return tostring(v)
-end
-
-local function eq(got, want, what)
-    checks = checks + 1
-    assert(got == want, what .. ": expected " .. show(want) .. ", got " .. show(got))
-end
+local support = require("testsupport")
+local show, eq = support.show, support.eq
 
 -- A check of behaviour where the original LuaSocket 3.1 is known to differ.
 local function fixed(got, want, what)
     if original and got ~= want then
-        checks = checks + 1
+        support.checks = support.checks + 1
         io.stderr:write("known divergence: ", what, ": this module gives ", show(want),
             ", LuaSocket 3.1 gives ", show(got), "\n")
         return
