@@ -170,15 +170,15 @@ impl Tcp {
         }
     }
 
-    /// `setfd`: only changes what `getfd` reports, except that `_SOCKETINVALID` detaches
-    /// the object from its connection, which is then closed (there is nothing to hand a
-    /// descriptor over to).
     /// The number this object's descriptor has, or will have once it has a socket:
     /// what `select` finds it by when a wrapper's `getfd` names it.
     pub fn id(&self) -> i64 {
         self.id
     }
 
+    /// `setfd`: only changes what `getfd` reports, except that `_SOCKETINVALID` detaches
+    /// the object from its connection, which is then closed (there is nothing to hand a
+    /// descriptor over to).
     pub fn set_fd(&mut self, fd: i64) {
         if fd == id::INVALID {
             self.close();

@@ -125,6 +125,7 @@ impl Udp {
         self.id
     }
 
+    /// `setfd`: as for TCP, only what `getfd` reports changes; `_SOCKETINVALID` closes.
     pub fn set_fd(&mut self, fd: i64) {
         if fd == id::INVALID {
             self.close();
