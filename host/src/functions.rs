@@ -19,7 +19,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::typed::{IntoAsyncHostFn, IntoHostFn};
 use crate::value::Graph;
 
 /// A host function's failure, raised in Lua as an error with this message.
@@ -115,35 +114,14 @@ impl HostFunctions {
         HostFunctions::default()
     }
 
-    /// Adds (or replaces) the synchronous function `name`: a closure whose parameters and
-    /// result convert from and to Lua values (see [`crate::typed`]). It runs on the thread
-    /// driving the instance, so it must not block: use [`HostFunctions::add_async`] for
-    /// anything that waits.
-    pub fn add<M>(&mut self, name: &str, f: impl IntoHostFn<M>) -> &mut HostFunctions {
-        let f = f.into_host_fn(name);
+    /// Adds (or replaces) `name`, already typed (see [`HostFunctions::add`]).
+    pub(crate) fn insert_sync(&mut self, name: &str, f: Arc<SyncFn>) {
         self.functions.insert(name.to_owned(), Callable::Sync(f));
-        self
     }
 
-    /// Adds (or replaces) the async function `name`: a closure returning a future. The
-    /// instance waits for it (Lua sees a plain call), under the instance's wall-clock
-    /// limit.
-    pub fn add_async<M>(&mut self, name: &str, f: impl IntoAsyncHostFn<M>) -> &mut HostFunctions {
-        let f = f.into_async_host_fn(name);
+    /// The same for an async function ([`HostFunctions::add_async`]).
+    pub(crate) fn insert_async(&mut self, name: &str, f: Arc<AsyncFn>) {
         self.functions.insert(name.to_owned(), Callable::Async(f));
-        self
-    }
-
-    /// [`HostFunctions::add`], by value: `HostFunctions::new().with("f", f)`.
-    pub fn with<M>(mut self, name: &str, f: impl IntoHostFn<M>) -> HostFunctions {
-        self.add(name, f);
-        self
-    }
-
-    /// [`HostFunctions::add_async`], by value.
-    pub fn with_async<M>(mut self, name: &str, f: impl IntoAsyncHostFn<M>) -> HostFunctions {
-        self.add_async(name, f);
-        self
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {

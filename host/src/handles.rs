@@ -13,6 +13,8 @@
 //!   socket, plus room for files and the rest). Should anything fill it, wasmtime-wasi
 //!   traps, and the run ends with the handle limit named (`Limit::Handles`).
 
+use std::any::Any;
+
 use wasmtime::component::{Linker, Resource, ResourceTable, ResourceTableError};
 use wasmtime_wasi::p2::bindings::sockets::network::{ErrorCode, IpAddressFamily};
 use wasmtime_wasi::p2::bindings::sockets::tcp::HostTcpSocket;
@@ -57,21 +59,14 @@ impl SocketCount {
         }
     }
 
-    /// Whether one more socket may be opened; if so, it is counted.
-    pub fn may_open(&mut self, table: &mut ResourceTable) -> bool {
+    /// Whether one more socket may be opened; if so, it is counted. `is_socket` tells
+    /// the sockets in `table` apart: each wasi:sockets implementation knows its own.
+    pub fn may_open(&mut self, table: &mut ResourceTable, is_socket: fn(&dyn Any) -> bool) -> bool {
         let Some(limit) = self.limit else {
             return true;
         };
         if self.live_at_scan + self.opened_since >= limit {
-            self.live_at_scan = table
-                .iter_mut()
-                .filter(|e| {
-                    e.is::<TcpSocket>()
-                        || e.is::<UdpSocket>()
-                        || crate::sockets::TcpSocket::is_socket(&**e)
-                        || crate::sockets::UdpSocket::is_socket(&**e)
-                })
-                .count();
+            self.live_at_scan = table.iter_mut().filter(|e| is_socket(&**e)).count();
             self.opened_since = 0;
             if self.live_at_scan >= limit {
                 return false;
@@ -80,6 +75,11 @@ impl SocketCount {
         self.opened_since += 1;
         true
     }
+}
+
+/// wasmtime-wasi's sockets.
+fn is_wasmtime_socket(entry: &dyn Any) -> bool {
+    entry.is::<TcpSocket>() || entry.is::<UdpSocket>()
 }
 
 /// Whether a failed call failed because the resource table was full.
@@ -123,7 +123,7 @@ pub fn add_to_linker<T: Send + 'static>(
         "create-tcp-socket",
         move |mut store, (family,): (IpAddressFamily,)| {
             let Counted { count, mut sockets } = view(store.data_mut());
-            if !count.may_open(sockets.table) {
+            if !count.may_open(sockets.table, is_wasmtime_socket) {
                 return Ok((Err(ErrorCode::NewSocketLimit),));
             }
             code(TcpCreate::create_tcp_socket(&mut sockets, family))
@@ -134,7 +134,7 @@ pub fn add_to_linker<T: Send + 'static>(
         move |mut store, (family,): (IpAddressFamily,)| {
             Box::new(async move {
                 let Counted { count, mut sockets } = view(store.data_mut());
-                if !count.may_open(sockets.table) {
+                if !count.may_open(sockets.table, is_wasmtime_socket) {
                     return Ok((Err(ErrorCode::NewSocketLimit),));
                 }
                 code(UdpCreate::create_udp_socket(&mut sockets, family).await)
@@ -145,7 +145,7 @@ pub fn add_to_linker<T: Send + 'static>(
         "[method]tcp-socket.accept",
         move |mut store, (this,): (Resource<TcpSocket>,)| -> wasmtime::Result<_> {
             let Counted { count, mut sockets } = view(store.data_mut());
-            if !count.may_open(sockets.table) {
+            if !count.may_open(sockets.table, is_wasmtime_socket) {
                 return Ok((Err::<Accepted, _>(ErrorCode::NewSocketLimit),));
             }
             code(HostTcpSocket::accept(&mut sockets, this))

@@ -16,7 +16,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use crate::functions::{AsyncFn, BoxedCall, HostError, SyncFn};
+use crate::functions::{AsyncFn, BoxedCall, HostError, HostFunctions, SyncFn};
 use crate::value::{Graph, LuaValue, Node, ValueError, from_wit, to_wit};
 
 /// A Rust value made from one Lua argument.
@@ -376,6 +376,39 @@ macro_rules! several_results {
 several_results!(A, B);
 several_results!(A, B, C);
 several_results!(A, B, C, D);
+
+// Registering typed closures: here rather than in `functions`, which knows only the
+// untyped calls these closures become.
+impl HostFunctions {
+    /// Adds (or replaces) the synchronous function `name`: a closure whose parameters and
+    /// result convert from and to Lua values (see [`crate::typed`]). It runs on the thread
+    /// driving the instance, so it must not block: use [`HostFunctions::add_async`] for
+    /// anything that waits.
+    pub fn add<M>(&mut self, name: &str, f: impl IntoHostFn<M>) -> &mut HostFunctions {
+        self.insert_sync(name, f.into_host_fn(name));
+        self
+    }
+
+    /// Adds (or replaces) the async function `name`: a closure returning a future. The
+    /// instance waits for it (Lua sees a plain call), under the instance's wall-clock
+    /// limit.
+    pub fn add_async<M>(&mut self, name: &str, f: impl IntoAsyncHostFn<M>) -> &mut HostFunctions {
+        self.insert_async(name, f.into_async_host_fn(name));
+        self
+    }
+
+    /// [`HostFunctions::add`], by value: `HostFunctions::new().with("f", f)`.
+    pub fn with<M>(mut self, name: &str, f: impl IntoHostFn<M>) -> HostFunctions {
+        self.add(name, f);
+        self
+    }
+
+    /// [`HostFunctions::add_async`], by value.
+    pub fn with_async<M>(mut self, name: &str, f: impl IntoAsyncHostFn<M>) -> HostFunctions {
+        self.add_async(name, f);
+        self
+    }
+}
 
 /// A closure usable as a synchronous host function. `Marker` is its parameter list, so
 /// that closures of any arity qualify; it is inferred.

@@ -81,7 +81,9 @@ pub struct SocketsView<'a> {
 impl SocketsView<'_> {
     /// Counts a new socket against the instance's limit.
     fn may_open(&mut self) -> bool {
-        self.count.may_open(self.table)
+        self.count.may_open(self.table, |entry| {
+            TcpSocket::is_socket(entry) || UdpSocket::is_socket(entry)
+        })
     }
 }
 
