@@ -9,6 +9,8 @@
 //!   peer udp-window HOST PORT N SIZE W   send N datagrams of SIZE bytes, at most W ahead
 //!                                  of the receiver's acknowledgements (so none is lost)
 //!   peer clients PORT N LINES      N concurrent connections, LINES round trips each
+//!   peer http-load PORT C N        N GET / requests over C kept-alive connections at
+//!                                  once; reports the rate and the latency percentiles
 //!
 //! Each prints one line "key=value ..." when done (or "ready" once listening).
 
@@ -142,6 +144,12 @@ fn main() {
             let lines: usize = arg(4).parse().expect("lines");
             clients(port, n, lines);
         }
+        "http-load" => {
+            let port: u16 = arg(2).parse().expect("port");
+            let connections: usize = arg(3).parse().expect("connections");
+            let requests: usize = arg(4).parse().expect("requests");
+            http_load(port, connections, requests);
+        }
         other => {
             eprintln!("unknown mode {other:?}");
             std::process::exit(2);
@@ -189,4 +197,81 @@ fn clients(port: u16, n: usize, lines: usize) {
     let ok: usize = handles.into_iter().map(|h| h.join().unwrap_or(0)).sum();
     let secs = start.elapsed().as_secs_f64();
     println!("connections={n} echoes={ok} seconds={secs:.6}");
+}
+
+/// `requests` GETs of `/`, spread over `connections` kept-alive connections that each
+/// send one request, read the whole answer, and send the next.
+fn http_load(port: u16, connections: usize, requests: usize) {
+    let start = Instant::now();
+    let handles: Vec<_> = (0..connections)
+        .map(|c| {
+            let mine = requests / connections + usize::from(c < requests % connections);
+            std::thread::spawn(move || {
+                let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+                stream.set_nodelay(true).ok();
+                let mut out = stream.try_clone().expect("clone");
+                let mut reader = BufReader::new(stream);
+                let mut latencies = Vec::with_capacity(mine);
+                for _ in 0..mine {
+                    let sent = Instant::now();
+                    out.write_all(b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
+                        .expect("send");
+                    read_http_answer(&mut reader);
+                    latencies.push(sent.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut all: Vec<Duration> = handles
+        .into_iter()
+        .flat_map(|h| h.join().expect("a client thread"))
+        .collect();
+    let secs = start.elapsed().as_secs_f64();
+    all.sort();
+    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)].as_secs_f64() * 1e6;
+    println!(
+        "requests={} seconds={secs:.6} p50_us={:.1} p99_us={:.1}",
+        all.len(),
+        pct(0.50),
+        pct(0.99)
+    );
+}
+
+/// Reads one HTTP/1.1 answer (status 200 expected), its body framed by Content-Length
+/// or chunked.
+fn read_http_answer(reader: &mut BufReader<TcpStream>) {
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("status line");
+    assert!(line.starts_with("HTTP/1.1 200"), "answer: {line:?}");
+    let (mut length, mut chunked) = (None, false);
+    loop {
+        line.clear();
+        reader.read_line(&mut line).expect("header");
+        let header = line.trim_end().to_ascii_lowercase();
+        if header.is_empty() {
+            break;
+        }
+        if let Some(v) = header.strip_prefix("content-length:") {
+            length = v.trim().parse::<usize>().ok();
+        }
+        if header.starts_with("transfer-encoding:") && header.contains("chunked") {
+            chunked = true;
+        }
+    }
+    if chunked {
+        loop {
+            line.clear();
+            reader.read_line(&mut line).expect("chunk size");
+            let size = usize::from_str_radix(line.trim(), 16).expect("chunk size");
+            let mut chunk = vec![0; size + 2];
+            reader.read_exact(&mut chunk).expect("chunk");
+            if size == 0 {
+                break;
+            }
+        }
+    } else {
+        let mut body = vec![0; length.expect("a length or chunks")];
+        reader.read_exact(&mut body).expect("body");
+    }
 }

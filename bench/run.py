@@ -373,6 +373,79 @@ def http(table, small, big, reps):
             proc.wait()
 
 
+HANDLER_BODY = "hello, world\n"
+
+
+def lua_nginx(root):
+    """nginx with Debian's Lua module (OpenResty's engine) answering every request from a
+    content_by_lua_block, kept-alive connections. Returns (process, port)."""
+    port = free_port()
+    (root / "logs").mkdir(parents=True, exist_ok=True)
+    root.chmod(0o755)
+    modules = Path("/usr/lib/nginx/modules")
+    lua = ('ngx.header["Content-Type"] = "text/plain" '
+           f'ngx.header["Content-Length"] = {len(HANDLER_BODY)} ngx.print({HANDLER_BODY!r})')
+    conf = root / "nginx.conf"
+    conf.write_text(
+        f"load_module {modules}/ndk_http_module.so; load_module {modules}/ngx_http_lua_module.so;\n"
+        f"daemon off; worker_processes 1; pid {root}/nginx.pid; error_log {root}/logs/error.log;\n"
+        f"events {{ worker_connections 1024; }}\n"
+        f"http {{ access_log off; client_body_temp_path {root}/body; keepalive_requests 1000000;\n"
+        f"  server {{ listen 127.0.0.1:{port}; location / {{ content_by_lua_block {{ {lua} }} }} }} }}\n"
+    )
+    proc = subprocess.Popen(["/usr/sbin/nginx", "-p", str(root), "-c", str(conf)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_listening(proc, port, "nginx + lua")
+    return proc, port
+
+
+def wait_listening(proc, port, what):
+    for _ in range(400):
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited: {first_line(proc.communicate()[1] or '')}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{what} did not start listening")
+
+
+def serve(app):
+    """`luasocket-wasi serve app`, one instance per request. Returns (process, port)."""
+    port = free_port()
+    proc = subprocess.Popen([str(CLI), "serve", "--listen", f"127.0.0.1:{port}", str(app)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_listening(proc, port, "luasocket-wasi serve")
+    return proc, port
+
+
+def handler(table, requests, reps):
+    """Scenario 10: the same small handler as a WSAPI app under `serve` (a fresh instance
+    per request) and in nginx's Lua module, driven by bench_peer's keep-alive client."""
+    with tempfile.TemporaryDirectory() as tmp:
+        nginx_proc, nginx_port = lua_nginx(Path(tmp))
+        serve_proc, serve_port = serve(LUA / "handler_app.lua")
+        ports = {"native": nginx_port, "component": serve_port}
+        try:
+            for connections in (1, 16):
+                res = alternating(reps, lambda rt: Peer("http-load", ports[rt], connections, requests,
+                                                        wait_ready=False).result())
+                label = f"{connections} connection{'s' if connections > 1 else ''}"
+                table.add("10. HTTP handler (Lua)", f"req/s, {label}",
+                          {rt: [r["requests"] / r["seconds"] for r in rs] for rt, rs in res.items()}, True,
+                          None, "req/s", "native: nginx + Debian's lua module; component: serve")
+                table.add("10. HTTP handler (Lua)", f"p50 latency, {label}",
+                          {rt: [r["p50_us"] for r in rs] for rt, rs in res.items()}, False, None, "µs",
+                          "component: a new instance and Lua state per request" if connections == 1 else "")
+                table.add("10. HTTP handler (Lua)", f"p99 latency, {label}",
+                          {rt: [r["p99_us"] for r in rs] for rt, rs in res.items()}, False, None, "µs")
+        finally:
+            for proc in (nginx_proc, serve_proc):
+                proc.terminate()
+                proc.wait()
+
+
 def make_certificates(dir):
     """A CA and a server certificate for localhost/127.0.0.1 signed by it, via openssl."""
     def run(*args):
@@ -547,6 +620,7 @@ def main():
         ("6. start-up", lambda: startup(table, 5 if q else 30)),
         ("7. memory", lambda: memory(table, 50 if q else 1000)),
         ("9. host functions", lambda: host_calls(table, 20_000 if q else 200_000, 10 if q else 100, reps)),
+        ("10. HTTP handler (Lua)", lambda: handler(table, 200 if q else 20_000, reps)),
     ])
     if q and not opts.out:
         print("quick run done (BENCHMARKS.md not written)")

@@ -127,8 +127,10 @@ lua_redis() {
 test_deps() {
     # curl and lua-sec: the TLS tests' client and the HTTPS benchmark's native baseline.
     # luarocks, with Lua 5.4's headers and gcc for its C rock: tests/rocks.rs.
+    # libnginx-mod-http-lua (OpenResty's engine in Debian's nginx): the native anchor of
+    # the HTTP handler benchmark.
     apt_install lua5.4 lua-socket lua-sec nginx python3 redis-server openssl curl \
-        luarocks liblua5.4-dev gcc libc6-dev
+        luarocks liblua5.4-dev gcc libc6-dev libnginx-mod-http-lua
     if ! python_packages_present; then
         python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
         say "pip install $python_packages"
