@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use luasocket_wasi_host::serve::{APP_VAR, Server, announce};
 use luasocket_wasi_host::sockets::SocketsImpl;
-use luasocket_wasi_host::{Preopen, Runtime, RuntimeOptions, World};
+use luasocket_wasi_host::{Pool, Preopen, Runtime, RuntimeOptions, World};
 
 use crate::args::{Command, Script};
 use crate::{LuaEnv, fail, sandbox, status};
@@ -57,6 +57,7 @@ pub fn serve(mut cmd: Command) -> ExitCode {
             cache_dir: luasocket_wasi_host::cache::default_dir(),
             sockets: SocketsImpl::from_env(),
             world: World::Handler,
+            pool: Some(pool(sandbox.limits.max_memory)),
             ..RuntimeOptions::default()
         })?;
         let server = Server::new(Arc::new(runtime), sandbox)?;
@@ -70,6 +71,19 @@ pub fn serve(mut cmd: Command) -> ExitCode {
         Err(e) => fail(status::HOST_ERROR, &format!("{e:#}")),
     }
 }
+
+/// Requests' instances come from a pre-reserved pool: an instance per request is the
+/// server's steady cost, and the pooling allocator makes and recycles them faster.
+/// `--max-memory` caps each one (1 GiB without it).
+fn pool(max_memory: Option<usize>) -> Pool {
+    Pool {
+        instances: CONCURRENT_REQUESTS,
+        max_memory: max_memory.unwrap_or(1 << 30),
+    }
+}
+
+/// How many requests may be in their instances at once.
+const CONCURRENT_REQUESTS: u32 = 1000;
 
 /// The app's directory (absolute) and file name.
 fn app_location(app: &Path) -> Result<(std::path::PathBuf, String), String> {
