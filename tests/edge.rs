@@ -253,6 +253,14 @@ fn outgoing_requests_reach_nginx_only_when_allowed() {
         answer.text(),
         "200|HTTP/1.1 200 OK|text/plain|upstream body\n"
     );
+    // Timeouts no Duration can hold are no timeout, not a trap.
+    for timeout in ["1e300", "1e999", "-1", "nan", "0.5"] {
+        let answer = allowed.request(
+            &format!("GET /upstream HTTP/1.1\r\nX-Upstream: {upstream}\r\nX-Timeout: {timeout}"),
+            b"",
+        );
+        assert_eq!(answer.status, 200, "timeout {timeout}: {}", answer.text());
+    }
 
     let denied = Serve::start(&[]);
     let answer = denied.request(

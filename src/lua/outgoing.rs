@@ -46,10 +46,10 @@ fn send(lua: &Lua, reqt: Table) -> mlua::Result<MultiValue> {
         .get::<Option<String>>("uri")?
         .unwrap_or_else(|| "/".into());
     let headers = request_headers(reqt.get("headers")?)?;
+    // `try_`: a script's NaN or 1e300 must not panic (that traps the instance).
     let timeout = reqt
         .get::<Option<f64>>("timeout")?
-        .filter(|t| *t >= 0.0 && t.is_finite())
-        .map(Duration::from_secs_f64);
+        .and_then(|t| Duration::try_from_secs_f64(t).ok());
     let source: Option<Function> = reqt.get("source")?;
     let request = Request {
         https,
