@@ -229,7 +229,8 @@ fn http_load(port: u16, connections: usize, requests: usize) {
         .collect();
     let secs = start.elapsed().as_secs_f64();
     all.sort();
-    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)].as_secs_f64() * 1e6;
+    let pct =
+        |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)].as_secs_f64() * 1e6;
     println!(
         "requests={} seconds={secs:.6} p50_us={:.1} p99_us={:.1}",
         all.len(),
