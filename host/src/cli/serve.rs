@@ -58,7 +58,6 @@ pub fn serve(mut cmd: Command) -> ExitCode {
             sockets: SocketsImpl::from_env(),
             world: World::Handler,
             pool: Some(pool(sandbox.limits.max_memory)),
-            ..RuntimeOptions::default()
         })?;
         let server = Server::new(Arc::new(runtime), sandbox)?;
         let listener = tokio::net::TcpListener::bind(listen).await?;
