@@ -514,3 +514,24 @@ fn read_only_directories_and_a_temporary_one() {
         "os.tmpname's file stays; io.tmpfile's is gone"
     );
 }
+
+#[test]
+fn a_reader_that_went_away_is_no_panic() {
+    // stdout is a pipe whose reading end is already closed: every write fails (EPIPE).
+    for args in [&["--help"][..], &["-v"], &["-e", "return 1, 2"]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = cli()
+            .args(args)
+            .stdout(std::process::Stdio::from(writer))
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        assert!(
+            !stderr(&out).contains("panicked"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        assert!(out.status.success(), "{args:?}: {:?}", out.status);
+    }
+}

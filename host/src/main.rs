@@ -112,7 +112,7 @@ fn main() -> ExitCode {
         Err(e) => return fail(status::USAGE, &format!("{e}\n{USAGE}")),
     };
     if cmd.help {
-        println!("{USAGE}");
+        print_line(USAGE);
         return ExitCode::SUCCESS;
     }
     if cmd.serve.is_some() {
@@ -215,7 +215,7 @@ impl Plan {
 
     fn carry_out(self) -> ExitCode {
         if self.banner {
-            println!("{VERSION}");
+            print_line(VERSION);
         }
         if self.steps.is_empty() && !self.interactive {
             return ExitCode::SUCCESS;
@@ -275,7 +275,7 @@ async fn run_step(session: &mut Session, step: &Planned) -> Result<(), ExitCode>
     match session.exec(&step.invocation).await {
         Outcome::Returned(values) => {
             if step.print_results && !values.is_empty() {
-                println!("{}", values.join("\t"));
+                print_line(&values.join("\t"));
             }
             Ok(())
         }
@@ -426,6 +426,14 @@ fn sandbox(cmd: Command, lua_env: &LuaEnv, stdin_is_the_script: bool) -> Sandbox
         );
     }));
     sandbox
+}
+
+/// A line on stdout. A reader that went away (`luasocket-wasi --help | head -1`) is not
+/// an error, as it is not for `lua`: `println!` would panic there.
+fn print_line(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}").and_then(|()| out.flush());
 }
 
 /// The exit status for a step that did not return, saying why where a limit fired.
