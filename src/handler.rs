@@ -10,6 +10,7 @@
 //! unfinished, so the host and the client see a broken response, not a short one.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use mlua::{Function, Lua, MultiValue, Table, UserData, UserDataMethods, Value};
@@ -179,15 +180,22 @@ fn env(lua: &Lua, request: &IncomingRequest, body: &Rc<RequestBody>) -> mlua::Re
 }
 
 /// Header values by name, repeated headers joined with ", " as CGI does.
+/// Indexed by name: a client sending thousands of headers must not cost the guest a
+/// quadratic search.
 fn headers(fields: &Fields) -> Vec<(String, Vec<u8>)> {
     let mut joined: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut at: HashMap<String, usize> = HashMap::new();
     for (name, value) in fields.entries() {
-        match joined.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, v)) => {
+        match at.get(&name) {
+            Some(&i) => {
+                let v = &mut joined[i].1;
                 v.extend_from_slice(b", ");
                 v.extend_from_slice(&value);
             }
-            None => joined.push((name, value)),
+            None => {
+                at.insert(name.clone(), joined.len());
+                joined.push((name, value));
+            }
         }
     }
     joined
