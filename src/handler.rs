@@ -2,8 +2,9 @@
 //! application (`run(wsapi_env)` returning status, headers and a body iterator) in a
 //! fresh Lua state, the way a WSAPI connector (CGI, Xavante) runs one.
 //!
-//! The app's source is read from the file that `LUASOCKET_WASI_APP` names inside the
-//! sandbox (`luasocket-wasi serve` preopens it read-only). The request body is
+//! The app and its modules come from the `bundle` import ([`crate::bundle`]): packed
+//! into `app.wasm` by `luasocket-wasi build`, or handed over by `luasocket-wasi serve`,
+//! so that hosts without a filesystem serve the same app. The request body is
 //! streamed to the app through `wsapi_env.input`, and the response body is streamed
 //! from its iterator: neither is held whole. An app that fails before it has answered
 //! gets a 500 and its traceback goes to stderr; one that fails later leaves its body
@@ -23,9 +24,6 @@ use crate::net::NetError;
 use crate::net::http::{self, BodyReader, BodyWriter};
 use crate::runner::{self, Failure, Session};
 use crate::wit::Component;
-
-/// Where the app is: a path inside the sandbox.
-pub const APP_VAR: &str = "LUASOCKET_WASI_APP";
 
 impl Guest for Component {
     fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
@@ -94,15 +92,16 @@ fn run_app(
 
 /// A fresh Lua state with the app loaded, and its `run`.
 fn load_app() -> Result<(Session, Function), String> {
-    let path =
-        std::env::var(APP_VAR).map_err(|_| format!("no app: {APP_VAR} does not name one"))?;
-    let source = std::fs::read(&path).map_err(|e| format!("cannot read the app {path}: {e}"))?;
     let session = Session::new().map_err(|f| describe(&f))?;
+    let app = crate::bundle::load(session.lua())?;
     let loaded = session
-        .load(format!("@{path}"), &source)
+        .load(format!("@{}", app.name), &app.source)
         .map_err(|f| describe(&f))?;
     let run = app_function(loaded.front()).ok_or_else(|| {
-        format!("{path} returns no WSAPI app (a function, or a table with `run`)")
+        format!(
+            "{} returns no WSAPI app (a function, or a table with `run`)",
+            app.name
+        )
     })?;
     Ok((session, run))
 }

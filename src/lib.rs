@@ -6,6 +6,8 @@
 //! - `wit`: the WIT face of the same core (the exported interfaces).
 //! - [`runner`]: Lua states and running chunks; [`interactive`]: the read-eval-print
 //!   loop's input; [`cli`]: the `wasi:cli/run` command.
+//! - `handler`: the handler world's `wasi:http/incoming-handler`, a WSAPI app per
+//!   request; `bundle`: where that app and its modules come from.
 //! - `world`: what differs between the worlds the crate builds into.
 //! - [`watch`]: the host's interrupt, watched by the core's waits during an `eval`.
 //!
@@ -15,6 +17,8 @@
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+#[cfg(feature = "handler-world")]
+mod bundle;
 pub mod cli;
 #[cfg(feature = "handler-world")]
 mod handler;

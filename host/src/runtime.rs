@@ -33,7 +33,7 @@ use crate::state::Captured;
 pub use crate::state::HostState;
 use crate::stdio::{PassedThrough, SharedStdin};
 use crate::typed::{IntoAsyncHostFn, IntoHostFn};
-use crate::{cache, files};
+use crate::{bundle, cache, files};
 
 /// The environment variable that tells the guest its Lua heap budget (bytes).
 const LUA_MEMORY_VAR: &str = "LUASOCKET_WASI_LUA_MEMORY";
@@ -184,6 +184,7 @@ impl Runtime {
         // The command world does not import these; defining them anyway costs nothing.
         functions::add_to_linker(&mut linker, |s: &mut HostState| &mut s.functions)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        bundle::add_to_linker(&mut linker)?;
         let instance_pre = linker.instantiate_pre(&component)?;
         let proxy = ProxyPre::new(instance_pre.clone()).ok();
         let pre = LuasocketPre::new(instance_pre)?;

@@ -25,6 +25,7 @@ use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
+use crate::bundle::Bundle;
 use crate::runtime::{Runtime, Sandbox};
 
 /// How long a client may take to send a request's head (slow clients hold a
@@ -34,29 +35,31 @@ pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// The most a request head may hold, in bytes (hyper answers 431 beyond it).
 pub const MAX_HEAD: usize = 64 * 1024;
 
-/// The environment variable that tells the handler where its app is (the guest's
-/// `handler::APP_VAR`).
-pub const APP_VAR: &str = "LUASOCKET_WASI_APP";
-
 /// A handler-world runtime, serving requests in a sandbox.
 #[derive(Clone)]
 pub struct Server {
     runtime: Arc<Runtime>,
     sandbox: Arc<Sandbox>,
+    bundle: Arc<Bundle>,
 }
 
 /// A response whose body the instance is still writing.
 pub type Response = hyper::Response<HyperOutgoingBody>;
 
 impl Server {
-    /// `runtime` must hold the handler world's component.
-    pub fn new(runtime: Arc<Runtime>, sandbox: Sandbox) -> wasmtime::Result<Server> {
+    /// `runtime` must hold the handler world's component; `bundle` is the app.
+    pub fn new(
+        runtime: Arc<Runtime>,
+        sandbox: Sandbox,
+        bundle: Bundle,
+    ) -> wasmtime::Result<Server> {
         if runtime.proxy().is_none() {
             wasmtime::bail!("the component does not export wasi:http/incoming-handler");
         }
         Ok(Server {
             runtime,
             sandbox: Arc::new(sandbox),
+            bundle: Arc::new(bundle),
         })
     }
 
@@ -91,6 +94,7 @@ impl Server {
             wasmtime::format_err!("the component does not export wasi:http/incoming-handler")
         })?;
         let (mut store, _) = self.runtime.new_store(&self.sandbox)?;
+        store.data_mut().bundle = self.bundle.clone();
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let request = store
             .data_mut()

@@ -3,12 +3,15 @@
 //! `runtime.rs` builds it, `instance.rs` reads what it saw after a failed call; neither
 //! needs the other for that (as wasmtime-wasi keeps `WasiCtx` apart from its views).
 
+use std::sync::Arc;
+
 use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::p2::DynPollable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use crate::bundle::Bundle;
 use crate::functions::{HostPanic, InstanceFunctions};
 use crate::handles::{self, SocketCount};
 use crate::limits::{CpuMeter, Limit, Limits, MemoryLimiter};
@@ -50,6 +53,8 @@ pub struct HostState {
     /// outgoing requests.
     pub(crate) http: WasiHttpCtx,
     pub(crate) outgoing: OutgoingHttp,
+    /// The app's files, for the handler world's `bundle` import (`serve` sets them).
+    pub(crate) bundle: Arc<Bundle>,
 }
 
 impl WasiView for HostState {
@@ -91,6 +96,7 @@ impl HostState {
             sockets: SocketCount::new(limits.max_sockets),
             turns: DriverTurns::default(),
             functions,
+            bundle: Arc::default(),
         }
     }
 

@@ -44,6 +44,8 @@ pub struct Command {
     pub help: bool,
     /// `serve`: the address to listen on; the script is the app.
     pub serve: Option<SocketAddr>,
+    /// `serve --modules DIR`: directories of Lua modules for the app's bundle.
+    pub modules: Vec<PathBuf>,
 }
 
 /// Where `serve` listens unless `--listen` says.
@@ -137,6 +139,11 @@ pub fn parse(argv: &[OsString]) -> Result<Command, UsageError> {
         if !flag.as_bytes().starts_with(b"-") {
             cmd.script = Some(Script::File(arg.into()));
             i += 1;
+            // An app takes no arguments, so serve's options may follow it too
+            // (`serve app.lua --listen ...`); a second name is an argument, refused below.
+            if serving && i < argv.len() && argv[i].as_bytes().starts_with(b"-") {
+                continue;
+            }
             break;
         }
         // Options are ASCII: a flag that is not UTF-8 matches none of them.
@@ -178,6 +185,7 @@ pub fn parse(argv: &[OsString]) -> Result<Command, UsageError> {
             "--max-memory" => cmd.sandbox.limits.max_memory = Some(megabytes(&text(value()?)?)?),
             "--max-sockets" => cmd.sandbox.limits.max_sockets = count(&flag, &text(value()?)?)?,
             "--listen" if serving => cmd.serve = Some(listen(&text(value()?)?)?),
+            "--modules" if serving => cmd.modules.push(value()?.into()),
             "--" => {
                 i += 1;
                 if i < argv.len() {

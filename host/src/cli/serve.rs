@@ -1,20 +1,18 @@
 //! `luasocket-wasi serve [options] app.lua`: the app answers HTTP requests, each in a
-//! fresh instance of the handler world, in the sandbox the options describe. The app's
-//! directory is visible read-only at `/app` (so `require` finds its modules there).
+//! fresh instance of the handler world, in the sandbox the options describe. The app and
+//! the Lua modules under each `--modules DIR` are read once, at start, into the bundle
+//! every instance is given (host/src/bundle.rs): the same files `build` would pack.
 
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use luasocket_wasi_host::serve::{APP_VAR, Server, announce};
+use luasocket_wasi_host::bundle::Bundle;
+use luasocket_wasi_host::serve::{Server, announce};
 use luasocket_wasi_host::sockets::SocketsImpl;
-use luasocket_wasi_host::{Pool, Preopen, Runtime, RuntimeOptions, World};
+use luasocket_wasi_host::{Pool, Runtime, RuntimeOptions, World};
 
 use crate::args::{Command, Script};
 use crate::{LuaEnv, fail, sandbox, status};
-
-/// Where the app's directory is in the sandbox.
-const APP_DIR: &str = "/app";
 
 pub fn serve(mut cmd: Command) -> ExitCode {
     let (Some(listen), Some(Script::File(app))) = (cmd.serve, cmd.script.take()) else {
@@ -23,21 +21,10 @@ pub fn serve(mut cmd: Command) -> ExitCode {
             "serve needs the app: serve [options] app.lua",
         );
     };
-    let (dir, name) = match app_location(&app) {
-        Ok(found) => found,
-        Err(e) => return fail(status::USAGE, &e),
+    let bundle = match Bundle::from_app(&app, &cmd.modules) {
+        Ok(bundle) => bundle,
+        Err(e) => return fail(status::USAGE, &e.to_string()),
     };
-    cmd.sandbox.dirs.insert(
-        0,
-        Preopen {
-            host: dir,
-            guest: APP_DIR.into(),
-            writable: false,
-        },
-    );
-    cmd.sandbox
-        .env
-        .push((APP_VAR.into(), format!("{APP_DIR}/{name}")));
     let lua_env = match LuaEnv::read(cmd.lua_env && !cmd.ignore_env) {
         Ok(env) => env,
         Err(e) => return fail(status::USAGE, &e),
@@ -59,7 +46,7 @@ pub fn serve(mut cmd: Command) -> ExitCode {
             world: World::Handler,
             pool: Some(pool(sandbox.limits.max_memory)),
         })?;
-        let server = Server::new(Arc::new(runtime), sandbox)?;
+        let server = Server::new(Arc::new(runtime), sandbox, bundle)?;
         let listener = tokio::net::TcpListener::bind(listen).await?;
         announce(listener.local_addr()?);
         server.run(listener).await?;
@@ -83,20 +70,3 @@ fn pool(max_memory: Option<usize>) -> Pool {
 
 /// How many requests may be in their instances at once.
 const CONCURRENT_REQUESTS: u32 = 1000;
-
-/// The app's directory (absolute) and file name.
-fn app_location(app: &Path) -> Result<(std::path::PathBuf, String), String> {
-    let full = app
-        .canonicalize()
-        .map_err(|e| format!("cannot open the app {}: {e}", app.display()))?;
-    if !full.is_file() {
-        return Err(format!("the app {} is not a file", app.display()));
-    }
-    let name = full
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| format!("the app's file name {} is not UTF-8", app.display()))?
-        .to_owned();
-    let dir = full.parent().map(Path::to_path_buf).unwrap_or_default();
-    Ok((dir, name))
-}
