@@ -6,24 +6,40 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-/// Each world: the prefix of the variables `src/component.rs` reads, the variable that
-/// may point at another build, and the profile whose directory holds the default one.
-const WORLDS: &[(&str, &str, &str)] = &[
-    ("COMMAND", "LUASOCKET_WASI_COMPONENT", "guest"),
-    ("PLUGIN", "LUASOCKET_WASI_PLUGIN_COMPONENT", "guest-plugin"),
+/// Each component: the prefix of the variables `src/component.rs` reads, the variable
+/// that may point at another build, and the profile and file name of the default one.
+const WORLDS: &[(&str, &str, &str, &str)] = &[
+    (
+        "COMMAND",
+        "LUASOCKET_WASI_COMPONENT",
+        "guest",
+        "luasocket_wasi",
+    ),
+    (
+        "PLUGIN",
+        "LUASOCKET_WASI_PLUGIN_COMPONENT",
+        "guest-plugin",
+        "luasocket_wasi",
+    ),
     (
         "HANDLER",
         "LUASOCKET_WASI_HANDLER_COMPONENT",
         "guest-handler",
+        "luasocket_wasi",
+    ),
+    // Not a world of the guest: what `build` composes with the handler (shim/).
+    (
+        "SHIM",
+        "LUASOCKET_WASI_SHIM_COMPONENT",
+        "guest-shim",
+        "luasocket_wasi_shim",
     ),
 ];
 
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    for &(world, var, profile) in WORLDS {
-        let default = manifest.join(format!(
-            "../target/wasm32-wasip2/{profile}/luasocket_wasi.wasm"
-        ));
+    for &(world, var, profile, file) in WORLDS {
+        let default = manifest.join(format!("../target/wasm32-wasip2/{profile}/{file}.wasm"));
         let wasm = std::env::var_os(var).map_or(default, PathBuf::from);
         println!("cargo:rerun-if-env-changed={var}");
         embed(world, &wasm);

@@ -21,6 +21,10 @@ pub const HANDLER_WASM: &[u8] = include_bytes!(env!("LUASOCKET_WASI_HANDLER_PATH
 /// Its SHA-256, hex.
 pub const HANDLER_SHA256: &str = env!("LUASOCKET_WASI_HANDLER_SHA256");
 
+/// The shim `build` composes with the handler (shim/): the interfaces the handler
+/// imports beyond `wasi:http/proxy`, answered as a host that grants nothing answers them.
+pub const SHIM_WASM: &[u8] = include_bytes!(env!("LUASOCKET_WASI_SHIM_PATH"));
+
 /// Which of the built-in components a [`crate::Runtime`] runs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum World {

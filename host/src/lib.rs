@@ -5,6 +5,8 @@
 //! - [`instance`]: one instance: runs, plugins, direct use of the socket resources;
 //! - [`state`]: what each instance's store holds (wasi context, policy, meters);
 //! - [`serve`]: HTTP requests answered by a Lua app (the handler world), one instance each;
+//! - [`bundle`]: the app's files, as the handler world's `bundle` import gives them;
+//! - [`package`]: an app packed into one component for any `wasi:http` host (`build`);
 //! - [`session`]: one Lua state for a command line's steps and typed input (the REPL);
 //! - [`limits`]: memory, CPU, wall-clock and socket limits;
 //! - [`handles`]: counting sockets and host handles;
@@ -24,6 +26,7 @@
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod bundle;
 pub mod cache;
 pub mod component;
 pub mod files;
@@ -34,6 +37,7 @@ pub mod instance;
 pub mod limits;
 pub mod lookup;
 mod outgoing;
+pub mod package;
 pub mod policy;
 pub mod readiness;
 pub mod runtime;

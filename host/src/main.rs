@@ -1,6 +1,8 @@
 //! The `luasocket-wasi` command: the `lua` interpreter, sandboxed.
 //!
 //!   luasocket-wasi [run] [options] [script.lua [args...]]
+//!   luasocket-wasi serve [options] app.lua      (cli/serve.rs)
+//!   luasocket-wasi build app.lua -o app.wasm    (cli/build.rs)
 //!
 //! Options are `lua`'s (`-e`, `-l`, `-i`, `-v`, `-E`, `-W`, `--`, `-`) and the sandbox's.
 //! With no script and no `-e`, a terminal on stdin gets the read-eval-print loop
@@ -10,6 +12,8 @@
 
 #[path = "cli/args.rs"]
 mod args;
+#[path = "cli/build.rs"]
+mod build;
 #[path = "cli/repl.rs"]
 mod repl;
 #[path = "cli/serve.rs"]
@@ -31,7 +35,8 @@ use args::{Command, Script, Step};
 
 const USAGE: &str = "\
 usage: luasocket-wasi [run] [options] [script.lua [args...]]
-       luasocket-wasi serve [--listen IP:PORT] [sandbox options] app.lua
+       luasocket-wasi serve [--listen IP:PORT] [--modules DIR] [sandbox options] app.lua
+       luasocket-wasi build app.lua [--modules DIR] -o app.wasm
 
 Runs Lua 5.4 with LuaSocket inside a WebAssembly sandbox, taking what lua5.4 takes.
 With no script and no -e, a terminal on stdin starts the interactive loop, and anything
@@ -73,7 +78,12 @@ the interactive loop.
 
 serve: app.lua is a WSAPI application (run(wsapi_env) -> status, headers, body
 iterator) answering HTTP requests on --listen (default 127.0.0.1:8080), each in a fresh
-instance under the sandbox's options; its directory is visible read-only as /app.
+instance under the sandbox's options. require finds the .lua files under each --modules
+DIR (DIR/lib/x.lua is lib.x); they and the app are read once, at start.
+
+build: app.lua and its --modules packed into app.wasm, a component that any wasi:http
+host serves as it is (wasmtime serve app.wasm): it imports only wasi:http/proxy, and
+raw sockets, files and the environment answer as in a sandbox granting nothing.
 
 exit status: the script's os.exit(n) status (n's low 8 bits, as the OS keeps them); 0 when
 it ends normally, and for --help and --version; 1 when it raises an error (or calls
@@ -107,6 +117,9 @@ const COMMAND_LINE: &str = "=(command line)";
 fn main() -> ExitCode {
     backtrace_policy();
     let argv: Vec<OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == "build") {
+        return build::build(&argv[2..]);
+    }
     let cmd = match args::parse(&argv) {
         Ok(cmd) => cmd,
         Err(e) => return fail(status::USAGE, &format!("{e}\n{USAGE}")),
