@@ -120,10 +120,32 @@ lua_redis() {
     mv "$lua_redis_dir.partial" "$lua_redis_dir"
 }
 
+# The stock `wasmtime serve`, which the edge tests and the handler benchmark run app.wasm
+# under (tests/edge.rs, bench/run.py): wasmtime-cli from crates.io, pinned to the wasmtime
+# release the host is built on, with only the commands and features those use. It is built
+# once into the user's cache, outside the checkout, so a fresh clone does not build it
+# again; target/test-deps/wasmtime points at it.
+wasmtime_version=48.0.8
+wasmtime_features=run,serve,compile,cache,component-model-async,cranelift,parallel-compilation,pooling-allocator
+wasmtime_root="${XDG_CACHE_HOME:-$HOME/.cache}/luasocket-wasi/wasmtime-cli-$wasmtime_version"
+wasmtime_cli() {
+    if [ ! -x "$wasmtime_root/bin/wasmtime" ]; then
+        say "building wasmtime-cli $wasmtime_version (once, into $wasmtime_root; some minutes)"
+        # Built beside its final place and moved in whole, as lua-redis is extracted.
+        rm -rf "$wasmtime_root.partial"
+        cargo install --quiet --locked wasmtime-cli --version "$wasmtime_version" \
+            --no-default-features --features "$wasmtime_features" --root "$wasmtime_root.partial"
+        rm -rf "$wasmtime_root"
+        mv "$wasmtime_root.partial" "$wasmtime_root"
+    fi
+    mkdir -p "$root/target/test-deps"
+    ln -sfn "$wasmtime_root/bin/wasmtime" "$root/target/test-deps/wasmtime"
+}
+
 # What the test suite and benchmarks run against: native Lua + LuaSocket for
 # comparisons, nginx for HTTP, aiosmtpd for SMTP, pyftpdlib for FTP, redis-server for
 # the lua-redis client, luarocks to install rocks into local trees, wasmtime (PyPI) for
-# the Python host.
+# the Python host, and the wasmtime CLI for `wasmtime serve`.
 test_deps() {
     # curl and lua-sec: the TLS tests' client and the HTTPS benchmark's native baseline.
     # luarocks, with Lua 5.4's headers and gcc for its C rock: tests/rocks.rs.
@@ -140,6 +162,7 @@ test_deps() {
             || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages $python_packages
     fi
     lua_redis
+    wasmtime_cli
 }
 
 main() {

@@ -1,13 +1,17 @@
-//! The handler world under `luasocket-wasi serve`: a WSAPI app (tests/edge/app.lua)
-//! answering real HTTP clients over loopback, with outgoing requests to nginx, and
-//! hostile clients that must not harm the server.
+//! The handler world on two hosts: our `luasocket-wasi serve app.lua`, and the stock
+//! `wasmtime serve app.wasm` (wasmtime-cli, installed by scripts/bootstrap.sh) running
+//! what `luasocket-wasi build` packed. The same WSAPI app (tests/edge/app.lua, with a
+//! module of its own in tests/edge/lib/) answers real HTTP clients over loopback under
+//! both, makes outgoing requests to nginx, and meets hostile clients that must not harm
+//! the server. Each scenario is one test per host (`ours::*`, `wasmtime_serve::*`).
 
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -15,40 +19,130 @@ use sha2::{Digest, Sha256};
 use common::servers::{self, free_port};
 use common::*;
 
-fn app() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/edge/app.lua")
+fn edge_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/edge")
 }
 
-/// `luasocket-wasi serve` on a free port; killed when dropped.
+/// The wasmtime CLI that scripts/bootstrap.sh installs and links here.
+fn wasmtime() -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-deps/wasmtime");
+    assert!(
+        path.is_file(),
+        "no wasmtime CLI at {}: run scripts/bootstrap.sh test",
+        path.display()
+    );
+    path
+}
+
+/// app.lua and its modules packed by `luasocket-wasi build`, once per test run.
+fn app_wasm() -> &'static PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let out = scratch("edge-build").join("app.wasm");
+        let mut cmd = cli();
+        cmd.arg("build")
+            .arg(edge_dir().join("app.lua"))
+            .arg("--modules")
+            .arg(edge_dir().join("lib"))
+            .arg("-o")
+            .arg(&out);
+        ok(&run_within(cmd, Duration::from_secs(120)));
+        out
+    })
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Host {
+    /// `luasocket-wasi serve app.lua`.
+    Ours,
+    /// `wasmtime serve app.wasm`.
+    Wasmtime,
+}
+
+/// What a test asks of the host, in terms both understand.
+#[derive(Default)]
+struct Options<'a> {
+    /// Outgoing connections allowed to this HOST:PORT (ours; wasmtime serve has no
+    /// allow-list and lets every outgoing request through).
+    allow_net: Option<&'a str>,
+    /// Each request's instance stopped after this long.
+    timeout_secs: Option<u32>,
+}
+
+impl Host {
+    fn command(self, port: u16, options: &Options) -> Command {
+        let listen = format!("127.0.0.1:{port}");
+        match self {
+            Host::Ours => {
+                let mut cmd = cli();
+                cmd.args(["serve", "--listen", &listen])
+                    .arg("--modules")
+                    .arg(edge_dir().join("lib"));
+                if let Some(rule) = options.allow_net {
+                    cmd.arg(format!("--allow-net={rule}"));
+                }
+                if let Some(secs) = options.timeout_secs {
+                    cmd.args(["--timeout", &secs.to_string()]);
+                }
+                cmd.arg(edge_dir().join("app.lua"));
+                cmd
+            }
+            Host::Wasmtime => {
+                let mut cmd = Command::new(wasmtime());
+                cmd.args(["serve", "--addr", &listen]);
+                if let Some(secs) = options.timeout_secs {
+                    cmd.arg(format!("-Wtimeout={secs}s"));
+                }
+                cmd.arg(app_wasm()).stdin(Stdio::null());
+                cmd
+            }
+        }
+    }
+}
+
+/// A server on a free port; killed when dropped. Its stderr is kept, to show when a
+/// test fails.
 struct Serve {
     child: Child,
     port: u16,
+    log: Arc<Mutex<String>>,
 }
 
 impl Serve {
-    fn start(options: &[&str]) -> Serve {
+    fn start(host: Host, options: Options) -> Serve {
         for _ in 0..10 {
             let port = free_port();
-            let mut cmd = cli();
-            cmd.arg("serve")
-                .arg("--listen")
-                .arg(format!("127.0.0.1:{port}"))
-                .args(options)
-                .arg(app())
+            let mut child = host
+                .command(port, &options)
                 .stdout(Stdio::null())
-                .stderr(Stdio::piped());
-            let mut child = cmd.spawn().expect("spawn luasocket-wasi serve");
-            let stderr = child.stderr.take().expect("piped");
-            let mut line = String::new();
-            let _ = BufReader::new(stderr).read_line(&mut line);
-            if line.starts_with("Serving HTTP on") {
-                return Serve { child, port };
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap_or_else(|e| panic!("spawn the {host:?} server: {e}"));
+            let stderr = BufReader::new(child.stderr.take().expect("piped"));
+            let log = Arc::new(Mutex::new(String::new()));
+            let (ready, announced) = std::sync::mpsc::channel();
+            let kept = log.clone();
+            std::thread::spawn(move || {
+                for line in stderr.lines().map_while(Result::ok) {
+                    if line.starts_with("Serving HTTP on") {
+                        let _ = ready.send(true);
+                    }
+                    let mut log = kept.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+                let _ = ready.send(false);
+            });
+            // wasmtime serve compiles app.wasm first (or takes it from its cache).
+            if announced.recv_timeout(Duration::from_secs(120)) == Ok(true) {
+                return Serve { child, port, log };
             }
             // Another test took the port first: try another.
             let _ = child.kill();
             let _ = child.wait();
+            eprintln!("{host:?} did not start: {}", log.lock().unwrap());
         }
-        panic!("serve did not start on any of 10 ports");
+        panic!("the {host:?} server did not start on any of 10 ports");
     }
 
     fn connect(&self) -> TcpStream {
@@ -71,6 +165,24 @@ impl Serve {
         stream.write_all(body).unwrap();
         read_answer(&mut stream)
     }
+
+    /// What the server wrote to stderr so far.
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Whether the server writes `text` to stderr within 10 s (the handler reports a
+    /// failure after it has answered).
+    fn logs(&self, text: &str) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if self.log().contains(text) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
 }
 
 impl Drop for Serve {
@@ -79,6 +191,28 @@ impl Drop for Serve {
         let _ = self.child.wait();
     }
 }
+
+/// One test per host for each scenario.
+macro_rules! on_both_hosts {
+    ($($scenario:ident),* $(,)?) => {
+        mod ours {
+            $(#[test] fn $scenario() { super::$scenario(super::Host::Ours) })*
+        }
+        mod wasmtime_serve {
+            $(#[test] fn $scenario() { super::$scenario(super::Host::Wasmtime) })*
+        }
+    };
+}
+
+on_both_hosts!(
+    routes_methods_query_strings_and_bodies,
+    a_failing_app_answers_500_and_the_server_goes_on,
+    ten_mib_stream_down_and_up_with_their_sha256,
+    outgoing_requests_reach_nginx,
+    raw_sockets_are_refused_where_none_are_granted,
+    huge_heads_are_refused_and_slow_clients_hold_no_one_up,
+    an_endless_body_ends_with_the_timeout,
+);
 
 struct Answer {
     status: u16,
@@ -160,9 +294,8 @@ fn sha256(bytes: &[u8]) -> String {
         .collect()
 }
 
-#[test]
-fn routes_methods_query_strings_and_bodies() {
-    let serve = Serve::start(&[]);
+fn routes_methods_query_strings_and_bodies(host: Host) {
+    let serve = Serve::start(host, Options::default());
     let hello = serve.request("GET /hello?x=1&y=%20 HTTP/1.1", b"");
     assert_eq!(hello.status, 200);
     assert_eq!(hello.text(), "hello x=1&y=%20 from /hello missing=[]");
@@ -185,20 +318,24 @@ fn routes_methods_query_strings_and_bodies() {
 
     let cookies = serve.request("GET /cookies HTTP/1.1", b"");
     assert_eq!(cookies.header("set-cookie"), ["a=1", "b=2"]);
+
+    let module = serve.request("GET /module HTTP/1.1", b"");
+    assert_eq!(module.status, 200, "{}", serve.log());
+    assert_eq!(module.text(), "greetings, edge, from edgelib.greeting");
 }
 
-#[test]
-fn a_failing_app_answers_500_and_the_server_goes_on() {
-    let serve = Serve::start(&[]);
+fn a_failing_app_answers_500_and_the_server_goes_on(host: Host) {
+    let serve = Serve::start(host, Options::default());
     let failed = serve.request("GET /fail HTTP/1.1", b"");
     assert_eq!(failed.status, 500);
     assert_eq!(failed.text(), "Internal Server Error\n");
+    // The traceback goes to the host's log.
+    assert!(serve.logs("deliberate failure"), "{}", serve.log());
     assert_eq!(serve.request("GET /hello HTTP/1.1", b"").status, 200);
 }
 
-#[test]
-fn ten_mib_stream_down_and_up_with_their_sha256() {
-    let serve = Serve::start(&[]);
+fn ten_mib_stream_down_and_up_with_their_sha256(host: Host) {
+    let serve = Serve::start(host, Options::default());
     let size = 10 << 20;
     let down = serve.request(&format!("GET /download?size={size} HTTP/1.1"), b"");
     assert_eq!(down.status, 200);
@@ -236,14 +373,19 @@ fn ten_mib_stream_down_and_up_with_their_sha256() {
     assert_eq!(sha256(&echo.body), sha256(&upload));
 }
 
-#[test]
-fn outgoing_requests_reach_nginx_only_when_allowed() {
-    let dir = scratch("edge-nginx");
+fn outgoing_requests_reach_nginx(host: Host) {
+    let dir = scratch(&format!("edge-nginx-{host:?}"));
     let nginx = servers::nginx(&dir);
     std::fs::write(dir.join("www/hello.txt"), "upstream body\n").unwrap();
     let upstream = format!("127.0.0.1:{}", nginx.port);
 
-    let allowed = Serve::start(&[&format!("--allow-net={upstream}")]);
+    let allowed = Serve::start(
+        host,
+        Options {
+            allow_net: Some(&upstream),
+            ..Options::default()
+        },
+    );
     let answer = allowed.request(
         &format!("GET /upstream HTTP/1.1\r\nX-Upstream: {upstream}"),
         b"",
@@ -261,8 +403,11 @@ fn outgoing_requests_reach_nginx_only_when_allowed() {
         );
         assert_eq!(answer.status, 200, "timeout {timeout}: {}", answer.text());
     }
-
-    let denied = Serve::start(&[]);
+    if host == Host::Wasmtime {
+        // wasmtime serve has no outgoing allow-list to deny with.
+        return;
+    }
+    let denied = Serve::start(host, Options::default());
     let answer = denied.request(
         &format!("GET /upstream HTTP/1.1\r\nX-Upstream: {upstream}"),
         b"",
@@ -271,9 +416,19 @@ fn outgoing_requests_reach_nginx_only_when_allowed() {
     assert_eq!(answer.text(), "upstream failed: permission denied");
 }
 
-#[test]
-fn huge_heads_are_refused_and_slow_clients_hold_no_one_up() {
-    let serve = Serve::start(&[]);
+/// Ours grants no socket without --allow-net; on wasmtime serve, the shim packed into
+/// app.wasm grants none at all. Either way the app gets LuaSocket's error, not a trap.
+fn raw_sockets_are_refused_where_none_are_granted(host: Host) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let serve = Serve::start(host, Options::default());
+    let answer = serve.request(&format!("GET /rawsocket?{port} HTTP/1.1"), b"");
+    assert_eq!(answer.status, 200, "{}", serve.log());
+    assert_eq!(answer.text(), "refused: permission denied");
+}
+
+fn huge_heads_are_refused_and_slow_clients_hold_no_one_up(host: Host) {
+    let serve = Serve::start(host, Options::default());
     // A 1 MiB header: refused before any instance is made.
     let mut stream = serve.connect();
     let big = "a".repeat(1 << 20);
@@ -304,9 +459,14 @@ fn huge_heads_are_refused_and_slow_clients_hold_no_one_up() {
     drop(slow);
 }
 
-#[test]
-fn an_endless_body_ends_with_the_timeout() {
-    let serve = Serve::start(&["--timeout", "2"]);
+fn an_endless_body_ends_with_the_timeout(host: Host) {
+    let serve = Serve::start(
+        host,
+        Options {
+            timeout_secs: Some(2),
+            ..Options::default()
+        },
+    );
     let mut stream = serve.connect();
     stream
         .write_all(b"POST /count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
@@ -324,4 +484,77 @@ fn an_endless_body_ends_with_the_timeout() {
         "the endless upload was never cut off"
     );
     assert_eq!(serve.request("GET /hello HTTP/1.1", b"").status, 200);
+}
+
+/// The interfaces of the `wasi:http/proxy` world (wit/deps/http.wit, `world proxy`).
+const PROXY_WORLD: &[&str] = &[
+    "wasi:io/poll@0.2.12",
+    "wasi:io/error@0.2.12",
+    "wasi:io/streams@0.2.12",
+    "wasi:clocks/monotonic-clock@0.2.12",
+    "wasi:clocks/wall-clock@0.2.12",
+    "wasi:random/random@0.2.12",
+    "wasi:cli/stdout@0.2.12",
+    "wasi:cli/stderr@0.2.12",
+    "wasi:cli/stdin@0.2.12",
+    "wasi:http/types@0.2.12",
+    "wasi:http/outgoing-handler@0.2.12",
+];
+
+/// What edge hosts check before they run a component: app.wasm needs nothing beyond
+/// the proxy world, and offers only the handler.
+#[test]
+fn app_wasm_imports_only_the_proxy_world_and_exports_only_the_handler() {
+    use wasmtime::component::Component;
+    let engine = wasmtime::Engine::default();
+    let component = Component::from_file(&engine, app_wasm()).unwrap();
+    let ty = component.component_type();
+    let imports: Vec<String> = ty.imports(&engine).map(|(n, _)| n.to_owned()).collect();
+    for name in &imports {
+        assert!(
+            PROXY_WORLD.contains(&name.as_str()),
+            "{name} is not in wasi:http/proxy"
+        );
+    }
+    let exports: Vec<String> = ty.exports(&engine).map(|(n, _)| n.to_owned()).collect();
+    assert_eq!(exports, ["wasi:http/incoming-handler@0.2.12"]);
+}
+
+/// `build`'s mistakes are usage errors with a message, not a panic or a partial file.
+#[test]
+fn build_refuses_what_it_cannot_pack() {
+    let dir = scratch("edge-build-errors");
+    let out = dir.join("never.wasm");
+    for args in [
+        vec![
+            "build".into(),
+            dir.join("missing.lua").display().to_string(),
+            "-o".into(),
+            out.display().to_string(),
+        ],
+        vec![
+            "build".into(),
+            edge_dir().join("app.lua").display().to_string(),
+        ],
+        vec![
+            "build".into(),
+            edge_dir().join("app.lua").display().to_string(),
+            "--modules".into(),
+            dir.join("no-such-dir").display().to_string(),
+            "-o".into(),
+            out.display().to_string(),
+        ],
+    ] {
+        let mut cmd = cli();
+        cmd.args(&args);
+        let result = run_within(cmd, Duration::from_secs(60));
+        assert_eq!(
+            result.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&result)
+        );
+        assert!(!stderr(&result).contains("panicked"), "{}", stderr(&result));
+        assert!(!out.exists());
+    }
 }

@@ -1,5 +1,7 @@
 -- A WSAPI application for tests/edge.rs: routes, bodies in both directions, outgoing
--- requests through socket.http. Run by `luasocket-wasi serve`.
+-- requests through socket.http, a module of its own, raw sockets. Run by
+-- `luasocket-wasi serve` and, packed by `luasocket-wasi build`, by `wasmtime serve`.
+local socket = require "socket"
 local http = require "socket.http"
 local ltn12 = require "ltn12"
 
@@ -67,6 +69,19 @@ routes["GET /upstream"] = function(env)
     if not ok then return text(502, "upstream failed: " .. tostring(code)) end
     return text(200, string.format("%d|%s|%s|%s", code, status, headers["content-type"],
         table.concat(chunks)))
+end
+
+-- A module packed with the app.
+routes["GET /module"] = function()
+    return text(200, require("edgelib.greeting").greet("edge"))
+end
+
+-- A raw TCP connection to the port the client names: hosts that grant no sockets (and
+-- ours without --allow-net) refuse it with LuaSocket's error.
+routes["GET /rawsocket"] = function(env)
+    local c, err = socket.connect("127.0.0.1", tonumber(env.QUERY_STRING) or 9)
+    if c then c:close() return text(200, "connected") end
+    return text(200, "refused: " .. tostring(err))
 end
 
 routes["GET /fail"] = function() error("deliberate failure") end

@@ -436,6 +436,23 @@ mod tests {
     }
 
     #[test]
+    fn serve_takes_its_options_before_or_after_the_app() {
+        let c = parse(&argv(
+            "luasocket-wasi serve --modules lib app.lua --listen 127.0.0.1:9000 --modules vendor",
+        ))
+        .unwrap();
+        assert_eq!(c.script, Some(Script::File("app.lua".into())));
+        assert_eq!(c.serve, Some("127.0.0.1:9000".parse().unwrap()));
+        assert_eq!(c.modules, [PathBuf::from("lib"), "vendor".into()]);
+        assert!(parse(&argv("luasocket-wasi serve app.lua other.lua")).is_err());
+        assert!(parse(&argv("luasocket-wasi serve app.lua --listen nowhere")).is_err());
+        // Outside serve, an option after the script is the script's argument.
+        let run = parse(&argv("luasocket-wasi s.lua --modules x")).unwrap();
+        assert_eq!(run.script_args, ["--modules", "x"]);
+        assert!(run.modules.is_empty());
+    }
+
+    #[test]
     fn steps_keep_their_order_and_options_go_on_after_them() {
         let c = parse(&argv(
             "luasocket-wasi -e a=1 -lsocket -W -l u=socket.url -ereturn(a) s.lua x",
