@@ -3,8 +3,36 @@
 //! after, and how long each took to make (start-up inside a running host, where process
 //! start and loading the compiled code are already paid). Prints "instances=N
 //! rss_before_kib=.. rss_after_kib=.. per_instance_kib=.. us_per_instance=..".
+//!
+//! `bench_instances N handler`: what `serve` pays per request before the app runs, the
+//! handler world's component instantiated N times from the same pooling allocator
+//! `serve` uses, each instance dropped before the next. Prints
+//! "handler_instances=N us_per_instance=..".
 
-use luasocket_wasi_host::{NetPolicy, Runtime, Sandbox};
+use luasocket_wasi_host::{NetPolicy, Pool, Runtime, RuntimeOptions, Sandbox, World};
+
+/// Instantiations of the handler world, one after another as serve's requests on one
+/// connection are.
+async fn handler_instances(n: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let runtime = Runtime::with_options(RuntimeOptions {
+        cache_dir: luasocket_wasi_host::cache::default_dir(),
+        world: World::Handler,
+        pool: Some(Pool {
+            instances: 1000,
+            max_memory: 1 << 30,
+        }),
+        ..RuntimeOptions::default()
+    })?;
+    let sandbox = Sandbox::default();
+    drop(runtime.instantiate(&sandbox).await?);
+    let started = std::time::Instant::now();
+    for _ in 0..n {
+        drop(runtime.instantiate(&sandbox).await?);
+    }
+    let micros = started.elapsed().as_secs_f64() * 1e6 / n.max(1) as f64;
+    println!("handler_instances={n} us_per_instance={micros:.1}");
+    Ok(())
+}
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -23,6 +51,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(1000);
+    if std::env::args().nth(2).as_deref() == Some("handler") {
+        return handler_instances(n).await;
+    }
     let runtime = Runtime::new()?;
     let sandbox = Sandbox {
         net: NetPolicy::parse("127.0.0.1")?,

@@ -420,30 +420,69 @@ def serve(app):
     return proc, port
 
 
-def handler(table, requests, reps):
-    """Scenario 10: the same small handler as a WSAPI app under `serve` (a fresh instance
-    per request) and in nginx's Lua module, driven by bench_peer's keep-alive client."""
+WASMTIME = ROOT / "target" / "test-deps" / "wasmtime"
+
+
+def wasmtime_serve(app, tmp):
+    """The same app packed by `luasocket-wasi build`, under the stock `wasmtime serve`
+    (one instance per request too). Returns (process, port)."""
+    wasm = Path(tmp) / "app.wasm"
+    subprocess.run([str(CLI), "build", str(app), "-o", str(wasm)], check=True, capture_output=True)
+    port = free_port()
+    proc = subprocess.Popen([str(WASMTIME), "serve", "--addr", f"127.0.0.1:{port}", str(wasm)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # The first start compiles app.wasm (wasmtime caches it for the next).
+    for _ in range(1200):
+        if proc.poll() is not None:
+            raise RuntimeError(f"wasmtime serve exited: {first_line(proc.communicate()[1] or '')}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("wasmtime serve did not start listening")
+
+
+# Scenario 10's hosts of the component: the rows compare each with nginx + lua.
+HANDLER_HOSTS = {"component": "luasocket-wasi serve", "wasmtime": "wasmtime serve app.wasm"}
+
+
+def handler(table, requests, reps, instances):
+    """Scenario 10: the same small handler as a WSAPI app under `serve` and, packed into
+    app.wasm, under `wasmtime serve` (both a fresh instance per request), and in nginx's
+    Lua module, driven by bench_peer's keep-alive client; then what instantiating the
+    handler component costs per request in our host."""
     with tempfile.TemporaryDirectory() as tmp:
         nginx_proc, nginx_port = lua_nginx(Path(tmp))
         serve_proc, serve_port = serve(LUA / "handler_app.lua")
-        ports = {"native": nginx_port, "component": serve_port}
+        wasmtime_proc, wasmtime_port = wasmtime_serve(LUA / "handler_app.lua", tmp)
+        ports = {"native": nginx_port, "component": serve_port, "wasmtime": wasmtime_port}
         try:
             for connections in (1, 16):
                 res = alternating(reps, lambda rt: Peer("http-load", ports[rt], connections, requests,
-                                                        wait_ready=False).result())
+                                                        wait_ready=False).result(),
+                                  runtimes=("native", "component", "wasmtime"))
                 label = f"{connections} connection{'s' if connections > 1 else ''}"
-                table.add("10. HTTP handler (Lua)", f"req/s, {label}",
-                          {rt: [r["requests"] / r["seconds"] for r in rs] for rt, rs in res.items()}, True,
-                          None, "req/s", "native: nginx + Debian's lua module; component: serve")
-                table.add("10. HTTP handler (Lua)", f"p50 latency, {label}",
-                          {rt: [r["p50_us"] for r in rs] for rt, rs in res.items()}, False, None, "µs",
-                          "component: a new instance and Lua state per request" if connections == 1 else "")
-                table.add("10. HTTP handler (Lua)", f"p99 latency, {label}",
-                          {rt: [r["p99_us"] for r in rs] for rt, rs in res.items()}, False, None, "µs")
+                for host, name in HANDLER_HOSTS.items():
+                    pair = {"native": res["native"], "component": res[host]}
+                    table.add("10. HTTP handler (Lua)", f"req/s, {label}, {name}",
+                              {rt: [r["requests"] / r["seconds"] for r in rs] for rt, rs in pair.items()}, True,
+                              None, "req/s", "native: nginx + Debian's lua module")
+                    table.add("10. HTTP handler (Lua)", f"p50 latency, {label}, {name}",
+                              {rt: [r["p50_us"] for r in rs] for rt, rs in pair.items()}, False, None, "µs",
+                              "a new instance and Lua state per request" if connections == 1 else "")
+                    table.add("10. HTTP handler (Lua)", f"p99 latency, {label}, {name}",
+                              {rt: [r["p99_us"] for r in rs] for rt, rs in pair.items()}, False, None, "µs")
         finally:
-            for proc in (nginx_proc, serve_proc):
+            for proc in (nginx_proc, serve_proc, wasmtime_proc):
                 proc.terminate()
                 proc.wait()
+    out = subprocess.run([str(INSTANCES), str(instances), "handler"], capture_output=True, text=True,
+                         check=True).stdout
+    last = parse(out.strip().splitlines()[-1])
+    table.add("10. HTTP handler (Lua)", f"instantiating the handler, per request ({instances} made)",
+              {"component": [last["us_per_instance"]]}, False, None, "µs",
+              "serve's pooling allocator; before any Lua runs")
 
 
 def make_certificates(dir):
@@ -620,7 +659,7 @@ def main():
         ("6. start-up", lambda: startup(table, 5 if q else 30)),
         ("7. memory", lambda: memory(table, 50 if q else 1000)),
         ("9. host functions", lambda: host_calls(table, 20_000 if q else 200_000, 10 if q else 100, reps)),
-        ("10. HTTP handler (Lua)", lambda: handler(table, 200 if q else 20_000, reps)),
+        ("10. HTTP handler (Lua)", lambda: handler(table, 200 if q else 20_000, reps, 20 if q else 2000)),
     ])
     if q and not opts.out:
         print("quick run done (BENCHMARKS.md not written)")
