@@ -212,6 +212,7 @@ on_both_hosts!(
     raw_sockets_are_refused_where_none_are_granted,
     huge_heads_are_refused_and_slow_clients_hold_no_one_up,
     an_endless_body_ends_with_the_timeout,
+    curl_and_python_clients,
 );
 
 struct Answer {
@@ -484,6 +485,48 @@ fn an_endless_body_ends_with_the_timeout(host: Host) {
         "the endless upload was never cut off"
     );
     assert_eq!(serve.request("GET /hello HTTP/1.1", b"").status, 200);
+}
+
+/// Clients written by others: curl streams a 10 MiB file up and the echo back down
+/// (checked by SHA-256), Python's http.client sends JSON and reads the reply.
+fn curl_and_python_clients(host: Host) {
+    let serve = Serve::start(host, Options::default());
+    let dir = scratch(&format!("edge-clients-{host:?}"));
+    let upload: Vec<u8> = (0..10u32 << 20)
+        .map(|i| (i.wrapping_mul(40_503) >> 9) as u8)
+        .collect();
+    std::fs::write(dir.join("up.bin"), &upload).unwrap();
+    let url = format!("http://127.0.0.1:{}", serve.port);
+    let mut curl = Command::new("curl");
+    curl.args([
+        "-sS",
+        "--fail",
+        "-H",
+        "Content-Type: application/octet-stream",
+    ])
+    .arg("--data-binary")
+    .arg(format!("@{}", dir.join("up.bin").display()))
+    .arg("-o")
+    .arg(dir.join("down.bin"))
+    .arg(format!("{url}/echo"));
+    let out = run_within(curl, Duration::from_secs(120));
+    assert!(out.status.success(), "curl: {}", stderr(&out));
+    let echoed = std::fs::read(dir.join("down.bin")).unwrap();
+    assert_eq!(echoed.len(), upload.len());
+    assert_eq!(sha256(&echoed), sha256(&upload));
+
+    let mut python = Command::new("python3");
+    python.arg("-c").arg(
+        "import http.client, json, sys\n\
+         c = http.client.HTTPConnection('127.0.0.1', int(sys.argv[1]), timeout=60)\n\
+         c.request('POST', '/json', json.dumps({'b': 'two', 'a': 'one'}),\n\
+                   {'Content-Type': 'application/json'})\n\
+         r = c.getresponse()\n\
+         print(r.status, r.getheader('Content-Type'), json.loads(r.read())['fields'])",
+    );
+    python.arg(serve.port.to_string());
+    let out = run_within(python, Duration::from_secs(60));
+    assert_eq!(ok(&out).trim(), "200 application/json a=one,b=two");
 }
 
 /// The interfaces of the `wasi:http/proxy` world (wit/deps/http.wit, `world proxy`).
