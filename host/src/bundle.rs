@@ -7,8 +7,6 @@ use std::path::{Path, PathBuf};
 use wasmtime::StoreContextMut;
 use wasmtime::component::Linker;
 
-use crate::state::HostState;
-
 /// The interface's name, as the handler imports it.
 pub const INTERFACE: &str = "luasocket:socket/bundle@0.1.0";
 
@@ -155,17 +153,19 @@ fn lua_files(
     Ok(())
 }
 
-/// Defines the `bundle` import: each instance is given its store's bundle.
-pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+/// Defines the `bundle` import: each instance is given the bundle `get` finds in its
+/// store (`HostState::bundle`, which `serve` sets).
+pub(crate) fn add_to_linker<T: 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&T) -> &Bundle,
+) -> wasmtime::Result<()> {
     let mut instance = linker.instance(INTERFACE)?;
-    instance.func_wrap("names", |store: StoreContextMut<'_, HostState>, (): ()| {
-        Ok((store.data().bundle.names(),))
+    instance.func_wrap("names", move |store: StoreContextMut<'_, T>, (): ()| {
+        Ok((get(store.data()).names(),))
     })?;
     instance.func_wrap(
         "file",
-        |store: StoreContextMut<'_, HostState>, (index,): (u32,)| {
-            Ok((store.data().bundle.file(index),))
-        },
+        move |store: StoreContextMut<'_, T>, (index,): (u32,)| Ok((get(store.data()).file(index),)),
     )?;
     Ok(())
 }

@@ -184,7 +184,7 @@ impl Runtime {
         // The command world does not import these; defining them anyway costs nothing.
         functions::add_to_linker(&mut linker, |s: &mut HostState| &mut s.functions)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-        bundle::add_to_linker(&mut linker)?;
+        bundle::add_to_linker(&mut linker, |s: &HostState| &s.bundle)?;
         let instance_pre = linker.instantiate_pre(&component)?;
         let proxy = ProxyPre::new(instance_pre.clone()).ok();
         let pre = LuasocketPre::new(instance_pre)?;
