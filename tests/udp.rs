@@ -123,12 +123,19 @@ fn refused_datagrams_and_bad_addresses() {
         local v = socket.udp()
         print(v:sendto("x", "localhost", 9))
         print(v:sendto(string.rep("x", 70000), "127.0.0.1", {port}))
+        -- The port as udp.c reads it (a string, or a number formatted as one): an integer
+        -- and its text go, a float's text ("9.0") and values out of range do not.
+        for _, p in ipairs({{9, "9", 9.0, 9.5, -1, 65536, "09"}}) do
+            io.write(tostring(v:sendto("x", "127.0.0.1", p)), " ")
+        end
+        print()
     "#
         ),
     );
     assert_eq!(
         ok(&out),
-        "nil\tconnection refused\nnil\tName or service not known\nnil\tMessage too long\n"
+        "nil\tconnection refused\nnil\tName or service not known\nnil\tMessage too long\n\
+         1.0 1.0 nil nil nil nil 1.0 \n"
     );
 }
 

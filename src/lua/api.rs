@@ -188,6 +188,15 @@ impl Args {
         (ok != 0).then_some(n)
     }
 
+    /// The value at `arg` if it is a Lua integer already (not a float, not a string), for
+    /// callers that would otherwise format it as text only to parse it back.
+    pub fn as_integer(&self, arg: c_int) -> Option<i64> {
+        // SAFETY: see `Args`; a check and a read, the stack is left as it is.
+        unsafe {
+            (ffi::lua_isinteger(self.state, arg) != 0).then(|| ffi::lua_tointeger(self.state, arg))
+        }
+    }
+
     /// An integer (as `luaL_checkinteger`).
     pub fn integer(&self, arg: c_int) -> LuaResult<i64> {
         let mut ok = 0;
