@@ -2,7 +2,8 @@
 //! `udp{unconnected}` and `udp{connected}`, switched by `setpeername`.
 
 use std::ffi::{CStr, c_int};
-use std::net::SocketAddr;
+use std::cell::RefCell;
+use std::net::{IpAddr, SocketAddr};
 
 use super::api::{Args, Entry, LuaResult, Object, UserClass, cfunction, collect, register_class};
 use super::descriptors::remember_fd;
@@ -163,12 +164,30 @@ fn receivefrom(args: &Args) -> LuaResult<c_int> {
     match udp.receive(size, &deadline) {
         Ok(d) => {
             args.push_bytes(&d.data);
-            args.push_str(&d.from.ip().to_string());
+            push_ip(args, d.from.ip());
             args.push_integer(i64::from(d.from.port()));
             Ok(3)
         }
         Err(e) => Ok(args.fail(e.as_str())),
     }
+}
+
+thread_local! {
+    /// The last address `receivefrom` formatted: a server hears the same few peers over
+    /// and over, and formatting an address in wasm costs more than receiving a small
+    /// datagram's bytes.
+    static LAST_IP: RefCell<Option<(IpAddr, String)>> = const { RefCell::new(None) };
+}
+
+fn push_ip(args: &Args, ip: IpAddr) {
+    LAST_IP.with_borrow_mut(|last| match last {
+        Some((seen, text)) if *seen == ip => args.push_str(text),
+        _ => {
+            let text = ip.to_string();
+            args.push_str(&text);
+            *last = Some((ip, text));
+        }
+    })
 }
 
 fn setpeername(args: &Args) -> LuaResult<c_int> {
