@@ -1,8 +1,8 @@
 //! The Lua face of [`net::udp::Udp`], shaped as LuaSocket's `udp.c`: classes
 //! `udp{unconnected}` and `udp{connected}`, switched by `setpeername`.
 
+use std::cell::Cell;
 use std::ffi::{CStr, c_int};
-use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
 
 use super::api::{Args, Entry, LuaResult, Object, UserClass, cfunction, collect, register_class};
@@ -176,18 +176,19 @@ thread_local! {
     /// The last address `receivefrom` formatted: a server hears the same few peers over
     /// and over, and formatting an address in wasm costs more than receiving a small
     /// datagram's bytes.
-    static LAST_IP: RefCell<Option<(IpAddr, String)>> = const { RefCell::new(None) };
+    static LAST_IP: Cell<Option<(IpAddr, String)>> = const { Cell::new(None) };
 }
 
 fn push_ip(args: &Args, ip: IpAddr) {
-    LAST_IP.with_borrow_mut(|last| match last {
-        Some((seen, text)) if *seen == ip => args.push_str(text),
-        _ => {
-            let text = ip.to_string();
-            args.push_str(&text);
-            *last = Some((ip, text));
-        }
-    })
+    let text = match LAST_IP.take() {
+        Some((seen, text)) if seen == ip => text,
+        _ => ip.to_string(),
+    };
+    // The text is out of the cell while Lua copies it: a memory error there unwinds past
+    // this frame, and must leave an empty cache behind, not a borrow that traps the next
+    // receivefrom.
+    args.push_str(&text);
+    LAST_IP.set(Some((ip, text)));
 }
 
 fn setpeername(args: &Args) -> LuaResult<c_int> {
