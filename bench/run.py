@@ -17,8 +17,8 @@ import argparse
 import datetime
 import os
 import platform
-import resource
 import re
+import resource
 import socket
 import statistics
 import subprocess
@@ -647,7 +647,8 @@ def main():
     if instructions.available():
         COUNT["all"], COUNT["pingpong"] = not q, True
         instructions.warm(CLI)
-    settle()
+    if not q:
+        settle()
     started, load_before, cpu_before = time.monotonic(), os.getloadavg(), CpuUse.now()
     table = Table()
     measure_all(table, [
