@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use luasocket_wasi_host::{
-    Failure, Invocation, Limit, Limits, Outcome, RunResult, Runtime, Sandbox,
+    Failure, Interruption, Invocation, Limit, Limits, Outcome, RunResult, Runtime, RuntimeOptions,
+    Sandbox,
 };
 
 #[test]
@@ -346,5 +347,56 @@ fn wall_clock_stops_a_script_whose_output_is_never_read() {
             // stderr had room for the reason (the other way round, it is dropped).
             assert!(stderr(&out).contains("wall-clock limit reached"), "{write}");
         }
+    }
+}
+
+/// A runtime built without interruption runs code without the epoch checks, so it cannot
+/// enforce CPU or wall-clock limits: it refuses a sandbox with either, and runs the rest.
+#[test]
+fn an_uninterruptible_runtime_refuses_time_limits_and_runs_the_rest() {
+    let runtime = Runtime::with_options(RuntimeOptions {
+        cache_dir: Some(cache_dir()),
+        interruption: Interruption::Disabled,
+        ..RuntimeOptions::default()
+    })
+    .expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let invocation = || Invocation {
+        chunk_name: "=chunk".into(),
+        source: b"return 6 * 7".to_vec(),
+        args: vec![],
+        arg_table: vec![],
+    };
+    for limits in [
+        Limits {
+            cpu: Some(Duration::from_secs(1)),
+            ..Limits::default()
+        },
+        Limits {
+            timeout: Some(Duration::from_secs(1)),
+            ..Limits::default()
+        },
+    ] {
+        let sandbox = Sandbox {
+            limits,
+            ..Sandbox::default()
+        };
+        let err = rt
+            .block_on(runtime.run(&sandbox, invocation()))
+            .expect_err("a time limit it cannot enforce");
+        assert!(
+            format!("{err:#}").contains("need a runtime built with Interruption::Enabled"),
+            "{err:#}"
+        );
+    }
+    let done = rt
+        .block_on(runtime.run(&Sandbox::default(), invocation()))
+        .expect("run");
+    match done.outcome {
+        Outcome::Returned(values) => assert_eq!(values, ["42"]),
+        other => panic!("{other:?}"),
     }
 }

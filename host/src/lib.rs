@@ -64,7 +64,7 @@ pub use bindings::exports::luasocket::socket::lua::{Failure, Invocation};
 pub use component::World;
 pub use functions::{HostError, HostFunctions, HostPanic};
 pub use instance::{CallError, Instance, Outcome, Plugin};
-pub use limits::{Limit, Limits};
+pub use limits::{Interruption, Limit, Limits};
 pub use policy::{NetPolicy, Rule};
 pub use runtime::{Pool, Preopen, RunResult, Runtime, RuntimeOptions, Sandbox};
 pub use session::{Interrupt, Session};

@@ -29,7 +29,9 @@ use std::time::Duration;
 use luasocket_wasi_host::runtime::package_path;
 use luasocket_wasi_host::sockets::SocketsImpl;
 use luasocket_wasi_host::{Failure, Invocation, Session};
-use luasocket_wasi_host::{Limit, Outcome, Preopen, Runtime, RuntimeOptions, Sandbox};
+use luasocket_wasi_host::{
+    Interruption, Limit, Outcome, Preopen, Runtime, RuntimeOptions, Sandbox,
+};
 
 use args::{Command, Script, Step};
 
@@ -253,9 +255,17 @@ impl Plan {
     fn run(&self, rt: &tokio::runtime::Runtime) -> ExitCode {
         // LUASOCKET_WASI_SOCKETS=wasmtime runs on wasmtime-wasi's sockets instead of the
         // host's own, so the benchmarks can compare the two.
+        // Epoch checks only where something needs them: the loop's Ctrl-C, a CPU or
+        // wall-clock limit. Everything else runs the faster code without them.
+        let interruption = if self.interactive || self.sandbox.limits.need_interruption() {
+            Interruption::Enabled
+        } else {
+            Interruption::Disabled
+        };
         let runtime = Runtime::with_options(RuntimeOptions {
             cache_dir: luasocket_wasi_host::cache::default_dir(),
             sockets: SocketsImpl::from_env(),
+            interruption,
             ..RuntimeOptions::default()
         });
         let runtime = match runtime {
@@ -267,6 +277,9 @@ impl Plan {
             Err(code) => return code,
         };
         if !self.interactive {
+            // The process ends now: freeing the compiled code's tables piece by piece
+            // (800k instructions) is work the exit does at once.
+            std::mem::forget(runtime);
             return ExitCode::SUCCESS;
         }
         repl::Loop::new(rt, &runtime, &self.sandbox, session).run()

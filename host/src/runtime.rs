@@ -23,7 +23,7 @@ use crate::component::World;
 use crate::functions::{self, HostFunctions, InstanceFunctions};
 use crate::handles::{self, Counted};
 use crate::instance::{CallError, Instance, Outcome, Plugin};
-use crate::limits::{Limits, TICK};
+use crate::limits::{Interruption, Limits, TICK};
 use crate::lookup::{self, FilteredLookup};
 use crate::policy::NetPolicy;
 use crate::readiness::{self, FreshPoll};
@@ -97,6 +97,9 @@ pub struct RuntimeOptions {
     /// Whose `wasi:sockets` TCP and UDP the instances get: this host's (the default) or
     /// wasmtime-wasi's (to compare the two).
     pub sockets: SocketsImpl,
+    /// Whether guest code can be interrupted (default: yes). Without it the code runs
+    /// faster, and sandboxes with CPU or wall-clock limits are refused.
+    pub interruption: Interruption,
 }
 
 /// Pooling allocator sizes.
@@ -116,6 +119,7 @@ pub struct Runtime {
     /// The handler world's export, if the component has it.
     proxy: Option<ProxyPre<HostState>>,
     ticker: OnceLock<()>,
+    interruption: Interruption,
     /// Host functions every instance has; shared with the instances made so far, so a
     /// change is copied on write and reaches only the instances made after it.
     functions: Arc<HostFunctions>,
@@ -151,7 +155,7 @@ impl Runtime {
         sha256: &str,
         options: RuntimeOptions,
     ) -> wasmtime::Result<Runtime> {
-        let engine = Engine::new(&engine_config(options.pool))?;
+        let engine = Engine::new(&engine_config(options.pool, options.interruption))?;
         let component = cache::load(&engine, wasm, sha256, options.cache_dir.as_deref())?;
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
@@ -193,6 +197,7 @@ impl Runtime {
             pre,
             proxy,
             ticker: OnceLock::new(),
+            interruption: options.interruption,
             functions: Arc::default(),
             module: Arc::from("host"),
         })
@@ -263,8 +268,9 @@ impl Runtime {
     }
 
     /// A Lua state in a fresh instance for a command line's steps and typed input. The
-    /// epoch ticks run for it whatever the limits, so that a computing guest yields and an
-    /// interrupt it does not heed can still be acted on.
+    /// epoch ticks run for it whatever the limits (when the runtime is interruptible), so
+    /// that a computing guest yields and an interrupt it does not heed can still be acted
+    /// on.
     pub async fn open_session(&self, sandbox: &Sandbox) -> Result<Session, PluginError> {
         self.start_ticker();
         let instance = self
@@ -301,6 +307,11 @@ impl Runtime {
         &self,
         sandbox: &Sandbox,
     ) -> wasmtime::Result<(Store<HostState>, Option<Captured>)> {
+        if self.interruption == Interruption::Disabled && sandbox.limits.need_interruption() {
+            wasmtime::bail!(
+                "CPU and wall-clock limits need a runtime built with Interruption::Enabled"
+            );
+        }
         let mut builder = WasiCtxBuilder::new();
         builder
             .arg("luasocket-wasi")
@@ -386,6 +397,9 @@ impl Runtime {
     }
 
     fn start_ticker(&self) {
+        if self.interruption == Interruption::Disabled {
+            return;
+        }
         self.ticker.get_or_init(|| {
             let engine = self.engine.weak();
             let ticker = std::thread::Builder::new().name("luasocket-wasi-epoch".into()).spawn(move || {
@@ -439,9 +453,9 @@ pub fn package_path(dirs: &[Preopen]) -> String {
         .collect()
 }
 
-fn engine_config(pool: Option<Pool>) -> Config {
+fn engine_config(pool: Option<Pool>, interruption: Interruption) -> Config {
     let mut config = Config::new();
-    config.epoch_interruption(true);
+    config.epoch_interruption(interruption == Interruption::Enabled);
     // For `perf record`: write /tmp/perf-PID.map so guest frames get names (bench/NOTES.md).
     if std::env::var_os("LUASOCKET_WASI_PERFMAP").is_some() {
         config.profiler(wasmtime::ProfilingStrategy::PerfMap);

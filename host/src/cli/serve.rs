@@ -9,7 +9,7 @@ use std::sync::Arc;
 use luasocket_wasi_host::bundle::Bundle;
 use luasocket_wasi_host::serve::{Server, announce};
 use luasocket_wasi_host::sockets::SocketsImpl;
-use luasocket_wasi_host::{Pool, Runtime, RuntimeOptions, World};
+use luasocket_wasi_host::{Interruption, Pool, Runtime, RuntimeOptions, World};
 
 use crate::args::{Command, Script};
 use crate::{LuaEnv, fail, sandbox, status};
@@ -45,6 +45,9 @@ pub fn serve(mut cmd: Command) -> ExitCode {
             sockets: SocketsImpl::from_env(),
             world: World::Handler,
             pool: Some(pool(sandbox.limits.max_memory)),
+            // Requests share the worker threads: a computing one yields to the others at
+            // each epoch tick, limits or not.
+            interruption: Interruption::Enabled,
         })?;
         let server = Server::new(Arc::new(runtime), sandbox, bundle)?;
         let listener = tokio::net::TcpListener::bind(listen).await?;
