@@ -31,33 +31,9 @@ use mlua::{Lua, Table};
 
 use api::{cfunction, ffi};
 
-/// The Lua modules shipped in the component: `require` name and source.
-const MODULES: &[(&str, &str)] = &[
-    ("socket", include_str!("../../lua/socket.lua")),
-    (
-        "socket.headers",
-        include_str!("../../lua/socket/headers.lua"),
-    ),
-    ("socket.url", include_str!("../../lua/socket/url.lua")),
-    ("socket.tp", include_str!("../../lua/socket/tp.lua")),
-    ("socket.http", include_str!("../../lua/socket/http.lua")),
-    ("socket.smtp", include_str!("../../lua/socket/smtp.lua")),
-    ("socket.ftp", include_str!("../../lua/socket/ftp.lua")),
-    ("socket.unix", include_str!("../../lua/socket/unix.lua")),
-    ("socket.serial", include_str!("../../lua/socket/serial.lua")),
-    ("socket.mbox", include_str!("../../lua/socket/mbox.lua")),
-    // LuaRocks installs LuaSocket's mbox.lua as `mbox`: the same module under that name.
-    ("mbox", "return require \"socket.mbox\"\n"),
-    ("ltn12", include_str!("../../lua/ltn12.lua")),
-    ("mime", include_str!("../../lua/mime.lua")),
-    ("lsocket", include_str!("../../lua/lsocket.lua")),
-    ("ssl", include_str!("../../lua/ssl.lua")),
-    ("ssl.https", include_str!("../../lua/ssl/https.lua")),
-    (
-        "socket.compat1",
-        include_str!("../../lua/socket/compat1.lua"),
-    ),
-];
+/// The Lua modules shipped in the component: `require` name and Lua 5.4 bytecode, compiled
+/// from the files under `lua/` by build.rs.
+const MODULES: &[(&str, &[u8])] = include!(concat!(env!("OUT_DIR"), "/modules.rs"));
 
 /// Makes LuaSocket's modules loadable. They go into `package.preload`, so they take
 /// precedence over any same-named file on `package.path`, as a built-in should. The Lua
@@ -90,11 +66,15 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
 }
 
 /// The loader of every built-in Lua module, called by `require` as `loader(name, extra)`:
-/// compiles the module named by its first argument and runs it with the arguments it was
+/// loads the module named by its first argument and runs it with the arguments it was
 /// given, as the loader of a file would. Errors propagate as plain Lua errors.
+///
+/// Binary chunks are loaded here only: these are built from the sources in `lua/` at build
+/// time, while a script's `load` stays text-only (`harden`), as bytecode can break the
+/// interpreter's memory safety.
 unsafe extern "C-unwind" fn load_builtin(state: *mut ffi::lua_State) -> c_int {
-    // SAFETY: Lua calls this with a valid state; the source is static, and the chunk name
-    // is a Lua string on the stack while it is used.
+    // SAFETY: Lua calls this with a valid state; the bytecode is static and was produced
+    // by this Lua release's own compiler (build.rs).
     unsafe {
         let name = if ffi::lua_type(state, 1) == ffi::LUA_TSTRING {
             let mut len = 0;
@@ -103,24 +83,22 @@ unsafe extern "C-unwind" fn load_builtin(state: *mut ffi::lua_State) -> c_int {
         } else {
             &[]
         };
-        let Some(&(name, source)) = MODULES.iter().find(|(n, _)| n.as_bytes() == name) else {
+        let Some(&(_, bytecode)) = MODULES.iter().find(|(n, _)| n.as_bytes() == name) else {
             ffi::lua_pushstring(state, c"not a built-in module".as_ptr());
             ffi::lua_error(state);
         };
-        let chunk_name = format!("@{}.lua", name.replace('.', "/"));
-        ffi::lua_pushlstring(state, chunk_name.as_ptr().cast(), chunk_name.len());
-        drop(chunk_name);
+        // The chunk carries its own source name (`@socket/http.lua`); this one would only
+        // name a malformed chunk.
         let status = ffi::luaL_loadbufferx(
             state,
-            source.as_ptr().cast(),
-            source.len(),
-            ffi::lua_tolstring(state, -1, std::ptr::null_mut()),
-            c"t".as_ptr(),
+            bytecode.as_ptr().cast(),
+            bytecode.len(),
+            c"=built-in module".as_ptr(),
+            c"b".as_ptr(),
         );
         if status != ffi::LUA_OK {
             ffi::lua_error(state);
         }
-        ffi::lua_remove(state, -2);
         ffi::lua_insert(state, 1);
         let args = ffi::lua_gettop(state) - 1;
         ffi::lua_call(state, args, ffi::LUA_MULTRET);
