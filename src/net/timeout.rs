@@ -67,6 +67,19 @@ impl Timeout {
             start_ns: now_ns,
         }
     }
+
+    /// As `start`, but reads `clock` only when a total limit needs the start time. For
+    /// calls that never report how long they took (UDP's), this saves a host call on
+    /// every operation without a total limit; such a deadline's `elapsed_secs` is
+    /// meaningless.
+    pub fn start_lazily(self, clock: impl FnOnce() -> u64) -> Deadline {
+        let start_ns = if self.total.duration().is_some() {
+            clock()
+        } else {
+            0
+        };
+        self.start(start_ns)
+    }
 }
 
 /// One call's view of the timeouts: when it started, so the total can run down.
@@ -129,6 +142,21 @@ mod tests {
             block: limit(block),
             total: limit(total),
         }
+    }
+
+    #[test]
+    fn a_lazy_start_reads_the_clock_only_for_a_total_limit() {
+        let read = std::cell::Cell::new(0);
+        let clock = || {
+            read.set(read.get() + 1);
+            10 * MS
+        };
+        let d = t(Some(100), None).start_lazily(clock);
+        assert_eq!(read.get(), 0);
+        assert_eq!(d.wait_limit(1000 * MS), Some(Duration::from_millis(100)));
+        let d = t(None, Some(100)).start_lazily(clock);
+        assert_eq!(read.get(), 1);
+        assert_eq!(d.wait_limit(40 * MS), Some(Duration::from_millis(70)));
     }
 
     #[test]
