@@ -269,7 +269,7 @@ impl HostIncomingDatagramStream for SocketsView<'_> {
         this: Resource<IncomingDatagrams>,
         max: u64,
     ) -> SocketResult<Vec<IncomingDatagram>> {
-        let policy = self.policy.clone();
+        let policy = self.policy;
         let stream = self.table.get_mut(&this)?;
         let mut got = Vec::new();
         while (got.len() as u64) < max {
@@ -344,7 +344,7 @@ impl HostOutgoingDatagramStream for SocketsView<'_> {
         this: Resource<OutgoingDatagrams>,
         datagrams: Vec<OutgoingDatagram>,
     ) -> SocketResult<u64> {
-        let policy = self.policy.clone();
+        let policy = self.policy;
         let stream = self.table.get_mut(&this)?;
         if datagrams.len() as u64 > stream.permit {
             return Err(wasmtime_wasi::p2::SocketError::trap(wasmtime::format_err!(
@@ -355,7 +355,7 @@ impl HostOutgoingDatagramStream for SocketsView<'_> {
         }
         let mut sent = 0;
         for datagram in datagrams {
-            match stream.send_one(datagram, &policy) {
+            match stream.send_one(datagram, policy) {
                 Ok(true) => sent += 1,
                 Ok(false) => break,
                 Err(e) if sent == 0 => return Err(e),
