@@ -160,7 +160,7 @@ pub fn stats_args(args: &Args, mut stats: Stats) -> LuaResult<Stats> {
 fn push_elapsed(args: &Args, deadline: Option<&Deadline>) -> c_int {
     match deadline {
         Some(d) => {
-            args.push_number(d.elapsed_secs(now_ns()));
+            args.push_number(d.elapsed_secs(now_ns));
             4
         }
         None => 3,

@@ -9,7 +9,7 @@ use wasip2::sockets::tcp::TcpSocket;
 
 use super::buffer::Source;
 use super::error::{NetError, NetResult};
-use super::poll::wait;
+use super::poll::{now_ns, wait};
 use super::timeout::Deadline;
 
 /// A connected socket with its streams. Fields drop in declaration order, which is the
@@ -91,6 +91,7 @@ pub fn write_all(
     data: &[u8],
     deadline: &Deadline,
 ) -> Result<usize, (NetError, usize)> {
+    deadline.begin(now_ns);
     let mut sent = 0;
     while sent < data.len() {
         let permit = match output.check_write() {
@@ -118,6 +119,7 @@ impl Source for Connection {
         // Without a timeout the host may do the waiting: one blocking read replaces an
         // empty read, a wait and another read (three host calls) when data is not there yet.
         let unlimited = deadline.is_unlimited();
+        deadline.begin(now_ns);
         loop {
             let got = if unlimited {
                 self.input.blocking_read(max as u64)

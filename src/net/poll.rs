@@ -61,6 +61,7 @@ fn block(pollable: &Pollable) -> bool {
 /// runs out first (or the interrupt comes). Readiness may be spurious: callers retry their
 /// operation and come back.
 pub fn wait(pollable: &Pollable, deadline: &Deadline) -> NetResult<()> {
+    deadline.begin(now_ns);
     let ready = if deadline.is_unlimited() {
         // No clock reading (a host call) when there is nothing to time.
         block(pollable)

@@ -3,6 +3,7 @@
 //! set, in which case each wait gets whichever runs out first. A zero timeout means "try once,
 //! never wait". Time is injected (`now` in nanoseconds) so the arithmetic is testable.
 
+use std::cell::Cell;
 use std::time::Duration;
 
 /// One timeout as LuaSocket keeps it: the seconds the script gave, negative for none.
@@ -59,41 +60,36 @@ pub struct Timeout {
 }
 
 impl Timeout {
-    /// Starts the clock for one call (LuaSocket's `timeout_markstart`).
-    pub fn start(self, now_ns: u64) -> Deadline {
+    /// The deadline of one call (LuaSocket's `timeout_markstart`). Its clock starts at the
+    /// call's first host I/O rather than at the call ([`Deadline::begin`]), and only when
+    /// something needs it: a total limit, or `reports_elapsed` (TCP's debug-build elapsed
+    /// time). Every clock reading is a host call, so a receive served from the buffer, or
+    /// a datagram without a total limit, reads none.
+    pub fn start(self, reports_elapsed: bool) -> Deadline {
+        let total = self.total.duration();
         Deadline {
             block: self.block.duration(),
-            total: self.total.duration(),
-            start_ns: now_ns,
+            total,
+            timed: reports_elapsed || total.is_some(),
+            start_ns: Cell::new(None),
         }
-    }
-
-    /// As `start`, but reads `clock` only when a total limit needs the start time. For
-    /// calls that never report how long they took (UDP's), this saves a host call on
-    /// every operation without a total limit; such a deadline's `elapsed_secs` is
-    /// meaningless.
-    pub fn start_lazily(self, clock: impl FnOnce() -> u64) -> Deadline {
-        let start_ns = if self.total.duration().is_some() {
-            clock()
-        } else {
-            0
-        };
-        self.start(start_ns)
     }
 }
 
-/// One call's view of the timeouts: when it started, so the total can run down.
-#[derive(Debug, Clone, Copy)]
+/// One call's view of the timeouts: when its I/O started, so the total can run down.
+#[derive(Debug, Clone)]
 pub struct Deadline {
     block: Option<Duration>,
     total: Option<Duration>,
-    start_ns: u64,
+    /// Whether the start time is wanted at all.
+    timed: bool,
+    start_ns: Cell<Option<u64>>,
 }
 
 impl Deadline {
     /// A deadline that never expires, for calls that must block.
     pub fn never() -> Deadline {
-        Timeout::default().start(0)
+        Timeout::default().start(false)
     }
 
     /// A deadline that allows no waiting at all.
@@ -102,7 +98,7 @@ impl Deadline {
             block: Limit::of(Duration::ZERO),
             total: Limit::NONE,
         }
-        .start(0)
+        .start(false)
     }
 
     /// Whether no timeout applies: waits need no clock, and may block in the host.
@@ -110,10 +106,21 @@ impl Deadline {
         self.block.is_none() && self.total.is_none()
     }
 
+    /// Marks host I/O about to happen: the clock starts now (`clock()`) if it is wanted
+    /// and has not started yet.
+    pub fn begin(&self, clock: impl FnOnce() -> u64) {
+        if self.timed && self.start_ns.get().is_none() {
+            self.start_ns.set(Some(clock()));
+        }
+    }
+
     /// How long the next wait may last: `None` = without limit, `Some(ZERO)` = not at all.
+    /// A wait is I/O: the clock starts at `now_ns` if it has not yet.
     pub fn wait_limit(&self, now_ns: u64) -> Option<Duration> {
+        self.begin(|| now_ns);
+        let start_ns = self.start_ns.get().unwrap_or(now_ns);
         let remaining = self.total.map(|total| {
-            let elapsed = Duration::from_nanos(now_ns.saturating_sub(self.start_ns));
+            let elapsed = Duration::from_nanos(now_ns.saturating_sub(start_ns));
             total.saturating_sub(elapsed)
         });
         match (self.block, remaining) {
@@ -123,9 +130,13 @@ impl Deadline {
         }
     }
 
-    /// Seconds since the call started, for the debug-build extra return value.
-    pub fn elapsed_secs(&self, now_ns: u64) -> f64 {
-        Duration::from_nanos(now_ns.saturating_sub(self.start_ns)).as_secs_f64()
+    /// Seconds since the call's I/O started, for the debug-build extra return value: 0
+    /// for a call that did none (its data was in the buffer), without reading the clock.
+    pub fn elapsed_secs(&self, clock: impl FnOnce() -> u64) -> f64 {
+        match self.start_ns.get() {
+            Some(start_ns) => Duration::from_nanos(clock().saturating_sub(start_ns)).as_secs_f64(),
+            None => 0.0,
+        }
     }
 }
 
@@ -145,42 +156,63 @@ mod tests {
     }
 
     #[test]
-    fn a_lazy_start_reads_the_clock_only_for_a_total_limit() {
-        let read = std::cell::Cell::new(0);
+    fn the_clock_is_read_only_when_io_begins_and_something_needs_it() {
+        let read = Cell::new(0);
         let clock = || {
             read.set(read.get() + 1);
             10 * MS
         };
-        let d = t(Some(100), None).start_lazily(clock);
+        // Blocking limit only, no elapsed time wanted: never read.
+        let d = t(Some(100), None).start(false);
+        d.begin(clock);
         assert_eq!(read.get(), 0);
         assert_eq!(d.wait_limit(1000 * MS), Some(Duration::from_millis(100)));
-        let d = t(None, Some(100)).start_lazily(clock);
+        // A total limit: read once, at the first I/O.
+        let d = t(None, Some(100)).start(false);
+        assert_eq!(read.get(), 0);
+        d.begin(clock);
+        d.begin(clock);
         assert_eq!(read.get(), 1);
         assert_eq!(d.wait_limit(40 * MS), Some(Duration::from_millis(70)));
+        // Elapsed time wanted: a call that did no I/O took no time and reads no clock.
+        let d = t(None, None).start(true);
+        assert_eq!(d.elapsed_secs(clock), 0.0);
+        assert_eq!(read.get(), 1);
+        d.begin(clock);
+        assert_eq!(d.elapsed_secs(|| 510 * MS), 0.5);
+        assert_eq!(read.get(), 2);
+    }
+
+    #[test]
+    fn a_first_wait_starts_the_clock() {
+        let d = t(None, Some(100)).start(false);
+        assert_eq!(d.wait_limit(30 * MS), Some(Duration::from_millis(100)));
+        assert_eq!(d.wait_limit(80 * MS), Some(Duration::from_millis(50)));
     }
 
     #[test]
     fn no_timeouts_wait_forever() {
-        assert_eq!(t(None, None).start(0).wait_limit(5 * MS), None);
+        assert_eq!(t(None, None).start(false).wait_limit(5 * MS), None);
     }
 
     #[test]
     fn block_bounds_each_wait_regardless_of_elapsed_time() {
-        let d = t(Some(100), None).start(0);
+        let d = t(Some(100), None).start(false);
         assert_eq!(d.wait_limit(0), Some(Duration::from_millis(100)));
         assert_eq!(d.wait_limit(1000 * MS), Some(Duration::from_millis(100)));
     }
 
     #[test]
     fn total_runs_down_and_stops_at_zero() {
-        let d = t(None, Some(100)).start(10 * MS);
+        let d = t(None, Some(100)).start(false);
+        d.begin(|| 10 * MS);
         assert_eq!(d.wait_limit(40 * MS), Some(Duration::from_millis(70)));
         assert_eq!(d.wait_limit(500 * MS), Some(Duration::ZERO));
     }
 
     #[test]
     fn both_take_the_smaller() {
-        let d = t(Some(50), Some(100)).start(0);
+        let d = t(Some(50), Some(100)).start(false);
         assert_eq!(d.wait_limit(0), Some(Duration::from_millis(50)));
         assert_eq!(d.wait_limit(80 * MS), Some(Duration::from_millis(20)));
     }
@@ -216,7 +248,7 @@ mod tests {
                 total: nan,
             },
         ] {
-            assert_eq!(t.start(0).wait_limit(0), Some(Duration::ZERO));
+            assert_eq!(t.start(false).wait_limit(0), Some(Duration::ZERO));
         }
     }
 }

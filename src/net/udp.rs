@@ -138,7 +138,7 @@ impl Udp {
     /// The deadline of one call. UDP calls report no elapsed time, so the clock is read
     /// only for a total limit: most datagrams cost one host call fewer.
     pub fn deadline(&self) -> Deadline {
-        self.timeout.start_lazily(now_ns)
+        self.timeout.start(false)
     }
 
     /// The wasi socket of `family`, created now if need be.

@@ -339,8 +339,9 @@ impl Tls {
         Ok(out)
     }
 
+    /// LuaSec reports no elapsed time: the clock is read only for a total limit.
     pub fn deadline(&self) -> Deadline {
-        self.timeout.start(now_ns())
+        self.timeout.start(false)
     }
 
     /// `dohandshake`: true once done; resumable after `wantread`/`wantwrite`.
