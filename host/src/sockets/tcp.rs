@@ -121,8 +121,6 @@ impl tcp_create_socket::Host for SocketsView<'_> {
         }
         let family = Family::from(family);
         let fd = new_socket(family, SocketType::STREAM)?;
-        // As wasmtime-wasi (and every server): a restarted listener may reuse its port.
-        sockopt::set_socket_reuseaddr(&fd, true).map_err(code)?;
         let socket = TcpSocket::new(fd, family, State::Unbound)?;
         Ok(self.table.push(socket)?)
     }
@@ -175,6 +173,10 @@ impl HostTcpSocket for SocketsView<'_> {
         }
         self.allowed(addr, SocketAddrUse::TcpBind)?;
         let tcp = self.tcp(&this)?;
+        // As wasmtime-wasi (and every server): a restarted listener may reuse its port. At
+        // bind, not at creation: a client socket that only connects needs no system call
+        // for it.
+        sockopt::set_socket_reuseaddr(tcp.fd.fd(), true).map_err(code)?;
         rustix::net::bind(tcp.fd.fd(), &addr).map_err(|e| match e {
             // The address is not one of this machine's.
             rustix::io::Errno::ADDRNOTAVAIL => ErrorCode::AddressNotBindable.into(),
