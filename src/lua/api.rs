@@ -349,16 +349,37 @@ impl Args {
 
     /// The `T` at `arg`, if the userdata there has one of `T`'s metatables.
     pub fn test_object<T: UserClass>(&self, arg: c_int) -> Option<Object<'_, T>> {
-        T::KINDS.iter().find_map(|&kind| {
-            // SAFETY: `luaL_testudata` only compares metatables (it needs two free slots,
-            // which every C function has).
-            let p = unsafe { ffi::luaL_testudata(self.state, arg, T::name(kind).as_ptr()) };
-            NonNull::new(p.cast::<T>()).map(|ptr| Object {
+        // As `luaL_testudata`, class by class, but the metatables are found in the
+        // registry under the address of their name (`register_class`), not under the name
+        // itself: a lookup by string interns it first (hash, and `strcmp` against Lua's
+        // string cache), on every method call.
+        // SAFETY: reads the value's metatable and registry entries, needing two free
+        // slots, which every C function has; pushes are popped before returning, and
+        // `arg` is used only while it still names the same slot.
+        unsafe {
+            if ffi::lua_type(self.state, arg) != ffi::LUA_TUSERDATA
+                || ffi::lua_getmetatable(self.state, arg) == 0
+            {
+                return None;
+            }
+            let kind = T::KINDS.iter().copied().find(|&kind| {
+                ffi::lua_rawgetp(
+                    self.state,
+                    ffi::LUA_REGISTRYINDEX,
+                    T::name(kind).as_ptr().cast(),
+                );
+                let same = ffi::lua_rawequal(self.state, -1, -2) != 0;
+                ffi::lua_pop(self.state, 1);
+                same
+            });
+            ffi::lua_pop(self.state, 1);
+            let ptr = NonNull::new(ffi::lua_touserdata(self.state, arg).cast::<T>())?;
+            Some(Object {
                 ptr,
-                kind,
+                kind: kind?,
                 _args: PhantomData,
             })
-        })
+        }
     }
 
     /// The `T` at `arg`, which must be of one of `kinds`; otherwise `T`'s "expected"
@@ -522,6 +543,9 @@ pub unsafe fn register_class<T: UserClass>(
     // SAFETY: as the caller promises; every push is popped or stored.
     unsafe {
         ffi::luaL_newmetatable(state, name.as_ptr());
+        // Also keyed by the name's address, for `Args::test_object`.
+        ffi::lua_pushvalue(state, -1);
+        ffi::lua_rawsetp(state, ffi::LUA_REGISTRYINDEX, name.as_ptr().cast());
         set_functions(state, meta);
         for group in T::GROUPS {
             ffi::lua_pushboolean(state, 1);
