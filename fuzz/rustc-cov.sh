@@ -8,14 +8,20 @@
 #    component-model names ("...:socket/dns@0.1.0#...") that no native linker accepts in a
 #    version script, and the targets need the rlib alone. An empty file stands in for the
 #    .so so that cargo sees the unit as up to date.
+#
+# Only units built for the fuzz target are instrumented (cargo passes them --target): a
+# crate also built for a build script (mlua, which compiles the guest's Lua modules to
+# bytecode) would otherwise link without libFuzzer's runtime.
 rustc="$1"
 shift
 crate=""
 prev=""
 out_dir=""
 cdylib=""
+targeted=""
 for arg in "$@"; do
     case "$prev" in
+    --target) targeted=1 ;;
     --crate-name) crate="$arg" ;;
     --out-dir) out_dir="$arg" ;;
     --crate-type) [ "$arg" = cdylib ] && cdylib=1 ;;
@@ -43,7 +49,7 @@ fi
 flags=""
 case " $(echo ${FUZZ_INSTRUMENT:-}) " in
 *" $crate "*)
-    [ -n "$crate" ] && flags=1 ;;
+    [ -n "$crate" ] && [ -n "$targeted" ] && flags=1 ;;
 esac
 
 if [ -n "$flags" ]; then

@@ -56,19 +56,25 @@ build() {
     for c in clang-22 clang; do
         if command -v "$c" >/dev/null; then cc=$c; break; fi
     done
+    local coverage=""
     if [ -n "$cc" ]; then
-        export "CC_$triple_var=$cc"
-        cflags="$cflags -fsanitize-coverage=inline-8bit-counters,pc-table,trace-cmp"
+        # Through fuzz/cc-cov.sh: only the targets' copy of Lua gets the counters.
+        coverage="-fsanitize-coverage=inline-8bit-counters,pc-table,trace-cmp"
+        export FUZZ_CC=$cc FUZZ_CC_COVERAGE=$coverage FUZZ_TRIPLE=$triple
+        export "CC_$triple_var=$fuzz/cc-cov.sh"
     fi
     export "CFLAGS_$triple_var=$cflags"
     # Lua's build script (lua-src) does not tell cargo it reads CFLAGS, so new flags
-    # would never reach it: rebuild it when they change.
+    # would never reach it: rebuild both of its builds (the targets', and the one for the
+    # guest's build script) when they change.
     local stamp="$target_dir/lua-cflags"
-    if [ "$(cat "$stamp" 2>/dev/null)" != "$cc $cflags" ]; then
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$cc $cflags $coverage (cc-cov)" ]; then
         CARGO_TARGET_DIR="$target_dir" cargo clean --release --target "$triple" \
             --manifest-path "$fuzz/Cargo.toml" -p mlua-sys
+        CARGO_TARGET_DIR="$target_dir" cargo clean --release \
+            --manifest-path "$fuzz/Cargo.toml" -p mlua-sys
         mkdir -p "$target_dir"
-        printf '%s\n' "$cc $cflags" >"$stamp"
+        printf '%s\n' "$cc $cflags $coverage (cc-cov)" >"$stamp"
     fi
     local start=$SECONDS
     # --target keeps the flags away from build scripts and proc macros.
