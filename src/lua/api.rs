@@ -349,30 +349,37 @@ impl Args {
 
     /// The `T` at `arg`, if the userdata there has one of `T`'s metatables.
     pub fn test_object<T: UserClass>(&self, arg: c_int) -> Option<Object<'_, T>> {
-        // As `luaL_testudata`, class by class, but the metatables are found in the
-        // registry under the address of their name (`register_class`), not under the name
-        // itself: a lookup by string interns it first (hash, and `strcmp` against Lua's
-        // string cache), on every method call.
-        // SAFETY: reads the value's metatable and registry entries, needing two free
-        // slots, which every C function has; pushes are popped before returning, and
-        // `arg` is used only while it still names the same slot.
+        // As `luaL_testudata`, but the metatable's class comes from a table in the
+        // registry (`register_class`) keyed by the metatable itself, and is compared as
+        // bytes: `luaL_testudata` finds the metatable in the registry by name, which
+        // interns the name first (hash, and `strcmp` against Lua's string cache), on every
+        // method call. The table is the registry's, so no script can reach or change it.
+        // SAFETY: reads the value's metatable, the registry's class table and one of its
+        // entries, needing three free slots (C functions have LUA_MINSTACK, 20); every
+        // push is popped before returning, and `arg` is used only while it still names
+        // the same slot.
         unsafe {
             if ffi::lua_type(self.state, arg) != ffi::LUA_TUSERDATA
                 || ffi::lua_getmetatable(self.state, arg) == 0
             {
                 return None;
             }
-            let kind = T::KINDS.iter().copied().find(|&kind| {
-                ffi::lua_rawgetp(
-                    self.state,
-                    ffi::LUA_REGISTRYINDEX,
-                    T::name(kind).as_ptr().cast(),
-                );
-                let same = ffi::lua_rawequal(self.state, -1, -2) != 0;
+            let mut kind = None;
+            if ffi::lua_rawgetp(self.state, ffi::LUA_REGISTRYINDEX, class_key()) == ffi::LUA_TTABLE
+            {
+                ffi::lua_pushvalue(self.state, -2);
+                if ffi::lua_rawget(self.state, -2) == ffi::LUA_TSTRING {
+                    let mut len = 0;
+                    let p = ffi::lua_tolstring(self.state, -1, &mut len);
+                    let class = std::slice::from_raw_parts(p.cast::<u8>(), len);
+                    kind = T::KINDS
+                        .iter()
+                        .copied()
+                        .find(|&k| T::name(k).to_bytes() == class);
+                }
                 ffi::lua_pop(self.state, 1);
-                same
-            });
-            ffi::lua_pop(self.state, 1);
+            }
+            ffi::lua_pop(self.state, 2);
             let ptr = NonNull::new(ffi::lua_touserdata(self.state, arg).cast::<T>())?;
             Some(Object {
                 ptr,
@@ -509,6 +516,13 @@ pub unsafe trait UserClass: Sized + 'static {
     }
 }
 
+/// The registry key of the table from our classes' metatables to their names: the address
+/// of a static, which is unique to it.
+fn class_key() -> *const c_void {
+    static CLASS_KEY: u8 = 0;
+    std::ptr::addr_of!(CLASS_KEY).cast()
+}
+
 /// A function to register under a name.
 pub type Entry = (&'static CStr, ffi::lua_CFunction);
 
@@ -532,7 +546,7 @@ pub unsafe fn set_functions(state: *mut lua_State, entries: &[Entry]) {
 /// the same metatable.
 ///
 /// # Safety
-/// `state` is valid, with two free stack slots.
+/// `state` is valid, with four free stack slots.
 pub unsafe fn register_class<T: UserClass>(
     state: *mut lua_State,
     kind: T::Kind,
@@ -543,9 +557,17 @@ pub unsafe fn register_class<T: UserClass>(
     // SAFETY: as the caller promises; every push is popped or stored.
     unsafe {
         ffi::luaL_newmetatable(state, name.as_ptr());
-        // Also keyed by the name's address, for `Args::test_object`.
-        ffi::lua_pushvalue(state, -1);
-        ffi::lua_rawsetp(state, ffi::LUA_REGISTRYINDEX, name.as_ptr().cast());
+        // registry[class_key()][metatable] = name, for `Args::test_object`.
+        if ffi::lua_rawgetp(state, ffi::LUA_REGISTRYINDEX, class_key()) != ffi::LUA_TTABLE {
+            ffi::lua_pop(state, 1);
+            ffi::lua_createtable(state, 0, 16);
+            ffi::lua_pushvalue(state, -1);
+            ffi::lua_rawsetp(state, ffi::LUA_REGISTRYINDEX, class_key());
+        }
+        ffi::lua_pushvalue(state, -2);
+        ffi::lua_pushstring(state, name.as_ptr());
+        ffi::lua_rawset(state, -3);
+        ffi::lua_pop(state, 1);
         set_functions(state, meta);
         for group in T::GROUPS {
             ffi::lua_pushboolean(state, 1);
