@@ -349,44 +349,16 @@ impl Args {
 
     /// The `T` at `arg`, if the userdata there has one of `T`'s metatables.
     pub fn test_object<T: UserClass>(&self, arg: c_int) -> Option<Object<'_, T>> {
-        // As `luaL_testudata`, but the metatable's class comes from a table in the
-        // registry (`register_class`) keyed by the metatable itself, and is compared as
-        // bytes: `luaL_testudata` finds the metatable in the registry by name, which
-        // interns the name first (hash, and `strcmp` against Lua's string cache), on every
-        // method call. The table is the registry's, so no script can reach or change it.
-        // SAFETY: reads the value's metatable, the registry's class table and one of its
-        // entries, needing three free slots (C functions have LUA_MINSTACK, 20); every
-        // push is popped before returning, and `arg` is used only while it still names
-        // the same slot.
-        unsafe {
-            if ffi::lua_type(self.state, arg) != ffi::LUA_TUSERDATA
-                || ffi::lua_getmetatable(self.state, arg) == 0
-            {
-                return None;
-            }
-            let mut kind = None;
-            if ffi::lua_rawgetp(self.state, ffi::LUA_REGISTRYINDEX, class_key()) == ffi::LUA_TTABLE
-            {
-                ffi::lua_pushvalue(self.state, -2);
-                if ffi::lua_rawget(self.state, -2) == ffi::LUA_TSTRING {
-                    let mut len = 0;
-                    let p = ffi::lua_tolstring(self.state, -1, &mut len);
-                    let class = std::slice::from_raw_parts(p.cast::<u8>(), len);
-                    kind = T::KINDS
-                        .iter()
-                        .copied()
-                        .find(|&k| T::name(k).to_bytes() == class);
-                }
-                ffi::lua_pop(self.state, 1);
-            }
-            ffi::lua_pop(self.state, 2);
-            let ptr = NonNull::new(ffi::lua_touserdata(self.state, arg).cast::<T>())?;
-            Some(Object {
+        T::KINDS.iter().find_map(|&kind| {
+            // SAFETY: `luaL_testudata` only compares metatables (it needs two free slots,
+            // which every C function has).
+            let p = unsafe { ffi::luaL_testudata(self.state, arg, T::name(kind).as_ptr()) };
+            NonNull::new(p.cast::<T>()).map(|ptr| Object {
                 ptr,
-                kind: kind?,
+                kind,
                 _args: PhantomData,
             })
-        }
+        })
     }
 
     /// The `T` at `arg`, which must be of one of `kinds`; otherwise `T`'s "expected"
@@ -516,13 +488,6 @@ pub unsafe trait UserClass: Sized + 'static {
     }
 }
 
-/// The registry key of the table from our classes' metatables to their names: the address
-/// of a static, which is unique to it.
-fn class_key() -> *const c_void {
-    static CLASS_KEY: u8 = 0;
-    std::ptr::addr_of!(CLASS_KEY).cast()
-}
-
 /// A function to register under a name.
 pub type Entry = (&'static CStr, ffi::lua_CFunction);
 
@@ -546,7 +511,7 @@ pub unsafe fn set_functions(state: *mut lua_State, entries: &[Entry]) {
 /// the same metatable.
 ///
 /// # Safety
-/// `state` is valid, with four free stack slots.
+/// `state` is valid, with two free stack slots.
 pub unsafe fn register_class<T: UserClass>(
     state: *mut lua_State,
     kind: T::Kind,
@@ -557,17 +522,6 @@ pub unsafe fn register_class<T: UserClass>(
     // SAFETY: as the caller promises; every push is popped or stored.
     unsafe {
         ffi::luaL_newmetatable(state, name.as_ptr());
-        // registry[class_key()][metatable] = name, for `Args::test_object`.
-        if ffi::lua_rawgetp(state, ffi::LUA_REGISTRYINDEX, class_key()) != ffi::LUA_TTABLE {
-            ffi::lua_pop(state, 1);
-            ffi::lua_createtable(state, 0, 16);
-            ffi::lua_pushvalue(state, -1);
-            ffi::lua_rawsetp(state, ffi::LUA_REGISTRYINDEX, class_key());
-        }
-        ffi::lua_pushvalue(state, -2);
-        ffi::lua_pushstring(state, name.as_ptr());
-        ffi::lua_rawset(state, -3);
-        ffi::lua_pop(state, 1);
         set_functions(state, meta);
         for group in T::GROUPS {
             ffi::lua_pushboolean(state, 1);
