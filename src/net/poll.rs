@@ -62,15 +62,11 @@ fn block(pollable: &Pollable) -> bool {
 /// operation and come back.
 pub fn wait(pollable: &Pollable, deadline: &Deadline) -> NetResult<()> {
     deadline.begin(now_ns);
-    let ready = if deadline.is_unlimited() {
-        // No clock reading (a host call) when there is nothing to time.
-        block(pollable)
-    } else {
-        match deadline.wait_limit(now_ns()) {
-            None => block(pollable),
-            Some(limit) if limit.is_zero() => pollable.ready(),
-            Some(limit) => !wait_any(&[pollable], Some(limit)).is_empty(),
-        }
+    // Only a total limit reads the clock (a host call) here.
+    let ready = match deadline.wait_limit(now_ns) {
+        None => block(pollable),
+        Some(limit) if limit.is_zero() => pollable.ready(),
+        Some(limit) => !wait_any(&[pollable], Some(limit)).is_empty(),
     };
     if ready {
         Ok(())

@@ -336,7 +336,7 @@ impl Tcp {
             self.state = State::Idle(None);
             return Err(error);
         }
-        let try_once = deadline.wait_limit(now_ns()).is_some_and(|d| d.is_zero());
+        let try_once = deadline.wait_limit(now_ns).is_some_and(|d| d.is_zero());
         let tries = if try_once { 1 } else { ips.len() };
         let mut last = NetError::NameUnknown;
         for ip in ips.into_iter().take(tries) {
@@ -478,7 +478,7 @@ impl Tcp {
         if matches!(self.state, State::Connecting(_)) {
             // Without time to wait, what the host can tell after one turn: a loopback
             // connect started just before has finished, as it has on Linux.
-            let finished = if deadline.wait_limit(now_ns()).is_some_and(|d| d.is_zero()) {
+            let finished = if deadline.wait_limit(now_ns).is_some_and(|d| d.is_zero()) {
                 self.observe_connect()
             } else {
                 self.finish_pending(deadline)

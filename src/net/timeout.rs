@@ -115,11 +115,13 @@ impl Deadline {
     }
 
     /// How long the next wait may last: `None` = without limit, `Some(ZERO)` = not at all.
-    /// A wait is I/O: the clock starts at `now_ns` if it has not yet.
-    pub fn wait_limit(&self, now_ns: u64) -> Option<Duration> {
-        self.begin(|| now_ns);
-        let start_ns = self.start_ns.get().unwrap_or(now_ns);
+    /// Only a total limit reads `clock` (and starts the call's clock if I/O has not yet):
+    /// a blocking limit bounds each wait alone, so a zero-timeout poll reads no clock.
+    pub fn wait_limit(&self, clock: impl FnOnce() -> u64) -> Option<Duration> {
         let remaining = self.total.map(|total| {
+            let now_ns = clock();
+            self.begin(|| now_ns);
+            let start_ns = self.start_ns.get().unwrap_or(now_ns);
             let elapsed = Duration::from_nanos(now_ns.saturating_sub(start_ns));
             total.saturating_sub(elapsed)
         });
@@ -165,15 +167,15 @@ mod tests {
         // Blocking limit only, no elapsed time wanted: never read.
         let d = t(Some(100), None).start(false);
         d.begin(clock);
+        assert_eq!(d.wait_limit(clock), Some(Duration::from_millis(100)));
         assert_eq!(read.get(), 0);
-        assert_eq!(d.wait_limit(1000 * MS), Some(Duration::from_millis(100)));
         // A total limit: read once, at the first I/O.
         let d = t(None, Some(100)).start(false);
         assert_eq!(read.get(), 0);
         d.begin(clock);
         d.begin(clock);
         assert_eq!(read.get(), 1);
-        assert_eq!(d.wait_limit(40 * MS), Some(Duration::from_millis(70)));
+        assert_eq!(d.wait_limit(|| 40 * MS), Some(Duration::from_millis(70)));
         // Elapsed time wanted: a call that did no I/O took no time and reads no clock.
         let d = t(None, None).start(true);
         assert_eq!(d.elapsed_secs(clock), 0.0);
@@ -186,35 +188,35 @@ mod tests {
     #[test]
     fn a_first_wait_starts_the_clock() {
         let d = t(None, Some(100)).start(false);
-        assert_eq!(d.wait_limit(30 * MS), Some(Duration::from_millis(100)));
-        assert_eq!(d.wait_limit(80 * MS), Some(Duration::from_millis(50)));
+        assert_eq!(d.wait_limit(|| 30 * MS), Some(Duration::from_millis(100)));
+        assert_eq!(d.wait_limit(|| 80 * MS), Some(Duration::from_millis(50)));
     }
 
     #[test]
     fn no_timeouts_wait_forever() {
-        assert_eq!(t(None, None).start(false).wait_limit(5 * MS), None);
+        assert_eq!(t(None, None).start(false).wait_limit(|| 5 * MS), None);
     }
 
     #[test]
     fn block_bounds_each_wait_regardless_of_elapsed_time() {
         let d = t(Some(100), None).start(false);
-        assert_eq!(d.wait_limit(0), Some(Duration::from_millis(100)));
-        assert_eq!(d.wait_limit(1000 * MS), Some(Duration::from_millis(100)));
+        assert_eq!(d.wait_limit(|| 0), Some(Duration::from_millis(100)));
+        assert_eq!(d.wait_limit(|| 1000 * MS), Some(Duration::from_millis(100)));
     }
 
     #[test]
     fn total_runs_down_and_stops_at_zero() {
         let d = t(None, Some(100)).start(false);
         d.begin(|| 10 * MS);
-        assert_eq!(d.wait_limit(40 * MS), Some(Duration::from_millis(70)));
-        assert_eq!(d.wait_limit(500 * MS), Some(Duration::ZERO));
+        assert_eq!(d.wait_limit(|| 40 * MS), Some(Duration::from_millis(70)));
+        assert_eq!(d.wait_limit(|| 500 * MS), Some(Duration::ZERO));
     }
 
     #[test]
     fn both_take_the_smaller() {
         let d = t(Some(50), Some(100)).start(false);
-        assert_eq!(d.wait_limit(0), Some(Duration::from_millis(50)));
-        assert_eq!(d.wait_limit(80 * MS), Some(Duration::from_millis(20)));
+        assert_eq!(d.wait_limit(|| 0), Some(Duration::from_millis(50)));
+        assert_eq!(d.wait_limit(|| 80 * MS), Some(Duration::from_millis(20)));
     }
 
     #[test]
@@ -248,7 +250,7 @@ mod tests {
                 total: nan,
             },
         ] {
-            assert_eq!(t.start(false).wait_limit(0), Some(Duration::ZERO));
+            assert_eq!(t.start(false).wait_limit(|| 0), Some(Duration::ZERO));
         }
     }
 }

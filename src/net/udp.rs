@@ -298,7 +298,7 @@ impl Udp {
         let Some(streams) = self.streams.as_ref() else {
             super::poll::sleep(
                 deadline
-                    .wait_limit(now_ns())
+                    .wait_limit(now_ns)
                     .unwrap_or(std::time::Duration::MAX),
             );
             return Err(NetError::Timeout);
